@@ -1,0 +1,138 @@
+"""Command line: `tingle` (voice), `tingle --text`, `tingle check`, `tingle devices`, `tingle recognize`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from assistant.dialogue import Dialogue
+from assistant.errors import AssistantError
+from assistant.session import Channel, run_session
+from assistant.transcript import Transcript, default_path
+from assistant.validate import Bundle, load_bundle
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("assistant")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--content", type=Path, default=PROJECT_ROOT / "content", help="content folder")
+    parser.add_argument("--grammars", type=Path, default=PROJECT_ROOT / "grammars", help="grammars folder")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="Vosk model folder (default: $TINGLE_MODEL, else the provisioned small English model)")
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tingle",
+        description="Talk through tingling or numbness in your back. Not a diagnosis; in an emergency, "
+                    "call emergency services. Other commands: tingle check | devices | recognize.",
+    )
+    _common(parser)
+    parser.add_argument("--text", action="store_true", help="type answers instead of speaking (one per line)")
+    parser.add_argument("--transcript", type=Path, default=None,
+                        help="where to write the JSONL transcript (default: ~/.local/state/tingle/transcripts/)")
+    parser.add_argument("--device", default=None, help="microphone: number or name from `tingle devices`")
+    parser.add_argument("--audio-in", nargs="+", type=Path, default=None, metavar="WAV",
+                        help="use these WAV files as the user's turns, in order, instead of the microphone")
+    parser.add_argument("--fast", action="store_true", help="with --audio-in: feed audio as fast as possible")
+    parser.add_argument("--audio-out", type=Path, default=None, metavar="WAV",
+                        help="write what the assistant says to this WAV file instead of the speakers")
+    parser.add_argument("--voice", default=None, help="speech voice (espeak-ng voice name, e.g. en-us)")
+    parser.add_argument("--rate", type=int, default=None, help="speaking rate in words per minute")
+    parser.add_argument("--volume", type=float, default=None, help="speaking volume, 0.0 to 1.0")
+    parser.add_argument("--no-tone", action="store_true", help="no listening tone before each answer")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `tingle` console script. Returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s", stream=sys.stderr)
+    try:
+        if args and args[0] == "check":
+            return _check(args[1:])
+        if args and args[0] == "devices":
+            return _devices(args[1:])
+        if args and args[0] == "recognize":
+            return _recognize(args[1:])
+        return _run(_run_parser().parse_args(args))
+    except AssistantError as exc:
+        print(f"tingle: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tingle: stopped.", file=sys.stderr)
+        return 130
+
+
+def _bundle(args: argparse.Namespace) -> Bundle:
+    return load_bundle(args.content, args.grammars)
+
+
+def _run(args: argparse.Namespace) -> int:
+    bundle = _bundle(args)
+    transcript_path = args.transcript or default_path()
+    channel: Channel
+    if args.text:
+        from assistant.textio import TextChannel
+
+        channel = TextChannel()
+        closer = None
+    else:
+        from assistant.voice import open_voice_channel
+
+        channel, closer = open_voice_channel(args, bundle)
+    try:
+        with Transcript(transcript_path, bundle.content.version) as transcript:
+            transcript.event("session", mode="text" if args.text else "voice", argv=sys.argv[1:])
+            run_session(Dialogue(bundle.content, bundle.grammars), channel, transcript)
+    finally:
+        if closer is not None:
+            closer()
+    print(f"(Transcript saved to {transcript_path})", file=sys.stderr)
+    return 0
+
+
+def _check(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="tingle check",
+                                     description="Validate content, grammars and the model's vocabulary.")
+    _common(parser)
+    parser.add_argument("--no-model", action="store_true", help="skip the speech-model checks")
+    args = parser.parse_args(argv)
+    bundle = _bundle(args)
+    print(f"content {bundle.content.version}: {len(bundle.content.nodes)} nodes, "
+          f"{len(bundle.grammars.tables)} grammars: OK")
+    if args.no_model:
+        return 0
+    from assistant.modelstore import check_vocabulary, resolve_model
+
+    model_dir = resolve_model(args.model)
+    check_vocabulary(bundle.grammars, model_dir)
+    print(f"model {model_dir}: every grammar word is in its vocabulary: OK")
+    return 0
+
+
+def _devices(argv: list[str]) -> int:
+    argparse.ArgumentParser(prog="tingle devices", description="List microphones and speakers.").parse_args(argv)
+    from assistant.microphone import describe_devices
+
+    print(describe_devices())
+    return 0
+
+
+def _recognize(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="tingle recognize",
+                                     description="Recognize WAV files; print one JSON line per file.")
+    _common(parser)
+    parser.add_argument("--grammar", default="answers", help="grammar name from grammars/, or a YAML file")
+    parser.add_argument("wavs", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    from assistant.voice import recognize_files
+
+    bundle = _bundle(args)
+    for line in recognize_files(args, bundle):
+        print(line, flush=True)
+    return 0

@@ -1,0 +1,211 @@
+"""Phrase tables: which spoken or typed phrases mean which intent. Shared by text and voice.
+
+Grammar files live in `grammars/`. Each names its intents and their phrases::
+
+    name: spread
+    include: [unsure]          # intents borrowed from answers.yaml
+    intents:
+      arm: [arm, shoulder, hand]
+
+`answers.yaml` holds the shared answer classes (yes, no, unsure) and `commands.yaml` the commands that
+are valid at every prompt. Loading goes in layers: `from_dir` -> `from_yaml` -> `from_dict`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from assistant.errors import ContentError
+from assistant.yamlload import line_of, parse_yaml
+
+ANSWERS = "answers"
+COMMANDS = "commands"
+COMMAND_INTENTS = ("repeat", "help", "back", "restart", "stop", "slower", "faster", "emergency")
+_INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_KEEP = re.compile(r"[^a-z0-9' ]+")
+
+
+def normalize(text: str) -> str:
+    """Lower-case, straighten apostrophes, drop punctuation and extra spaces: 'Yes.' -> 'yes'."""
+    text = text.lower().replace("\u2019", "'").replace("\u2018", "'")
+    text = _KEEP.sub(" ", text)
+    return " ".join(word.strip("'") for word in text.split() if word.strip("'"))
+
+
+@dataclass(frozen=True)
+class PhraseTable:
+    """The phrases of one grammar file, by intent."""
+
+    name: str
+    """Grammar name, as questions refer to it."""
+    file: str
+    """File it was read from (for error messages)."""
+    description: str
+    """How to say the choices aloud, e.g. "yes, no, or not sure"."""
+    intents: Mapping[str, tuple[str, ...]]
+    """Intent name -> normalized phrases, in file order."""
+
+    @classmethod
+    def from_dict(cls, data: object, file: str, borrowed: Mapping[str, tuple[str, ...]]) -> PhraseTable:
+        """Build a table from parsed YAML; `borrowed` supplies intents named under `include`."""
+        if not isinstance(data, dict):
+            raise ContentError("a grammar file must be a mapping with `name` and `intents`", file=file)
+        unknown = set(data) - {"name", "intents", "include", "description"}
+        if unknown:
+            raise ContentError(f"unknown keys {sorted(unknown)}; allowed: name, intents, include, description",
+                               file=file, line=line_of(data))
+        name = data.get("name")
+        if not isinstance(name, str) or not _INTENT_NAME.match(name):
+            raise ContentError("`name` must be a lower-case word", file=file, line=line_of(data))
+        raw = data.get("intents")
+        if not isinstance(raw, dict) or not raw:
+            raise ContentError("`intents` must map each intent to a list of phrases", file=file,
+                               line=line_of(data), item=name)
+        intents: dict[str, tuple[str, ...]] = {}
+        for intent, phrases in raw.items():
+            if not isinstance(intent, str) or not _INTENT_NAME.match(intent):
+                raise ContentError(f"intent name {intent!r} must be a lower-case word", file=file,
+                                   line=line_of(raw), item=str(intent))
+            if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) for p in phrases):
+                raise ContentError("give a non-empty list of phrases", file=file, line=line_of(raw), item=intent)
+            cleaned = tuple(dict.fromkeys(normalize(p) for p in phrases))
+            if "" in cleaned:
+                raise ContentError("a phrase is empty after removing punctuation", file=file,
+                                   line=line_of(raw), item=intent)
+            intents[intent] = cleaned
+        for intent in data.get("include", []) or []:
+            if intent not in borrowed:
+                raise ContentError(f"`include` names {intent!r}, which {ANSWERS}.yaml does not define",
+                                   file=file, line=line_of(data), item=str(intent))
+            if intent in intents:
+                raise ContentError("intent is both defined and included; keep one", file=file,
+                                   line=line_of(data), item=intent)
+            intents[intent] = borrowed[intent]
+        description = data.get("description")
+        if not isinstance(description, str) or not description.strip():
+            raise ContentError("`description` must say the choices aloud, e.g. 'yes, no, or not sure'",
+                               file=file, line=line_of(data), item=name)
+        table = cls(name=name, file=file, description=description.strip(), intents=MappingProxyType(intents))
+        table.check_unambiguous(file)
+        return table
+
+    def phrases(self) -> Iterable[tuple[str, str]]:
+        """(phrase, intent) pairs."""
+        for intent, phrases in self.intents.items():
+            for phrase in phrases:
+                yield phrase, intent
+
+    def check_unambiguous(self, file: str, extra: PhraseTable | None = None) -> None:
+        """Reject a phrase that means two intents, or that begins another intent's phrase.
+
+        The prefix rule matters for speech: an answer that stops early ("I don't" of "I don't know")
+        must never be heard as a complete, different answer.
+        """
+        pairs = list(self.phrases()) + (list(extra.phrases()) if extra else [])
+        seen: dict[str, str] = {}
+        for phrase, intent in pairs:
+            if phrase in seen and seen[phrase] != intent:
+                raise ContentError(f"the phrase {phrase!r} means both {seen[phrase]!r} and {intent!r}",
+                                   file=file, item=phrase)
+            seen[phrase] = intent
+        for phrase, intent in pairs:
+            for other, other_intent in pairs:
+                if other_intent != intent and other.startswith(phrase + " "):
+                    raise ContentError(
+                        f"the phrase {phrase!r} ({intent}) is the start of {other!r} ({other_intent}); "
+                        "a listener could stop early and take the wrong answer, so reword one of them",
+                        file=file, item=phrase)
+
+
+@dataclass(frozen=True)
+class Listener:
+    """What one prompt listens for: its own answers plus the global commands."""
+
+    grammar: str
+    """Name of the question's grammar."""
+    table: Mapping[str, str]
+    """Normalized phrase -> intent, answers and commands together."""
+    answer_intents: tuple[str, ...]
+    """The question's own answer intents, in file order."""
+    choices: str
+    """The answers, as said aloud in reprompts and help."""
+
+    def match(self, text: str) -> str | None:
+        """The intent of `text`, or None when it is not exactly one of the phrases."""
+        return self.table.get(normalize(text))
+
+    def phrases(self) -> tuple[str, ...]:
+        """Every phrase this prompt accepts (for the speech recognizer's grammar)."""
+        return tuple(self.table)
+
+    def is_complete_phrase(self, text: str) -> bool:
+        """True when `text` already is a whole phrase (an end-of-speech hint)."""
+        return normalize(text) in self.table
+
+
+@dataclass(frozen=True)
+class Grammars:
+    """Every phrase table, by grammar name."""
+
+    tables: Mapping[str, PhraseTable]
+
+    @classmethod
+    def from_dir(cls, directory: Path) -> Grammars:
+        """Load every `*.yaml` in `directory`."""
+        files = sorted(directory.glob("*.yaml"))
+        if not files:
+            raise ContentError("no grammar files (*.yaml) found; the grammars/ folder is missing or empty",
+                               file=str(directory))
+        return cls.from_yaml({str(path): path.read_text(encoding="utf-8") for path in files})
+
+    @classmethod
+    def from_yaml(cls, texts: Mapping[str, str]) -> Grammars:
+        """Load from YAML texts keyed by file name."""
+        return cls.from_dict({file: parse_yaml(text, file) for file, text in texts.items()})
+
+    @classmethod
+    def from_dict(cls, documents: Mapping[str, object]) -> Grammars:
+        """Build from parsed documents keyed by file name. `answers` is read first; others may include it."""
+        def name_of(doc: object) -> object:
+            return doc.get("name") if isinstance(doc, dict) else None
+
+        ordered = sorted(documents.items(), key=lambda item: name_of(item[1]) != ANSWERS)
+        tables: dict[str, PhraseTable] = {}
+        for file, doc in ordered:
+            borrowed = tables[ANSWERS].intents if ANSWERS in tables else {}
+            table = PhraseTable.from_dict(doc, file, borrowed)
+            if table.name in tables:
+                raise ContentError(f"grammar name {table.name!r} is also used by {tables[table.name].file}",
+                                   file=file, item=table.name)
+            tables[table.name] = table
+        for required in (ANSWERS, COMMANDS):
+            if required not in tables:
+                raise ContentError(f"the grammar {required!r} ({required}.yaml) is missing")
+        commands = tables[COMMANDS]
+        if set(commands.intents) != set(COMMAND_INTENTS):
+            raise ContentError(f"commands must be exactly {', '.join(COMMAND_INTENTS)}", file=commands.file)
+        for table in tables.values():
+            if table.name != COMMANDS:
+                table.check_unambiguous(table.file, extra=commands)
+        return cls(tables=MappingProxyType(tables))
+
+    def listener(self, grammar: str) -> Listener:
+        """The listener for a question that uses `grammar`."""
+        table = self.tables[grammar]
+        phrases = dict((p, i) for p, i in table.phrases())
+        phrases.update((p, i) for p, i in self.tables[COMMANDS].phrases())
+        return Listener(grammar=grammar, table=MappingProxyType(phrases), answer_intents=tuple(table.intents),
+                        choices=table.description)
+
+    def all_words(self) -> dict[str, str]:
+        """Every word used by any phrase -> the file it first appears in (for vocabulary checks)."""
+        words: dict[str, str] = {}
+        for table in self.tables.values():
+            for phrase, _ in table.phrases():
+                for word in phrase.split():
+                    words.setdefault(word, table.file)
+        return words

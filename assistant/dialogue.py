@@ -7,7 +7,7 @@ so each step can be traced in the transcript.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from assistant.content import Content, Node, NodeType
@@ -102,7 +102,8 @@ class State:
     emergency_command: bool = False
     prompt: tuple[Utterance, ...] = ()
     """What was said to bring up the current question (for "repeat")."""
-    history: tuple[State, ...] = ()
+    history: tuple[State, ...] = field(default=(), repr=False)
+    """Earlier states, newest last (left out of repr: it nests)."""
 
 
 class Dialogue:

@@ -1,0 +1,149 @@
+"""End-of-speech detection, ours to control (PyPI's vosk 0.3.45 has no endpointer API). Pure: no audio I/O.
+
+Fed 16-bit mono PCM chunks plus the recognizer's running partial text, it decides when the user has
+finished. Rules, first match wins (trailing silence = time since the last frame above the speech level):
+
+1. `complete`: the partial text is already a whole phrase of this prompt and `complete_silence` has passed.
+2. `stable`: the partial text is a whole phrase and has not changed for `stable_time` (noise that never
+   goes quiet, such as babble, cannot hold the turn open).
+3. `silence`: `end_silence` of trailing silence after any speech.
+4. `model`: the recognizer's own endpoint fired.
+5. `max_length`: speech has gone on for `max_utterance`.
+6. `timeout`: no speech at all within `no_speech_timeout`.
+
+The speech level adapts to the background: a frame is speech when it is `start_margin_db` above the
+tracked noise floor (and above `min_speech_dbfs`); it stays speech while `hold_margin_db` above it.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+SAMPLE_RATE = 16000
+
+
+class Decision(StrEnum):
+    """Why listening stopped (or CONTINUE: keep listening)."""
+
+    CONTINUE = "continue"
+    COMPLETE = "complete"
+    STABLE = "stable"
+    SILENCE = "silence"
+    MODEL = "model"
+    MAX_LENGTH = "max_length"
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """Timing and level settings. Times in seconds, levels in dB."""
+
+    complete_silence: float = 0.15
+    """Trailing silence after a complete phrase before we answer (s)."""
+    stable_time: float = 0.6
+    """A complete phrase unchanged this long ends the turn even without silence (s)."""
+    end_silence: float = 0.7
+    """Trailing silence that ends any utterance (s), like Home Assistant's default."""
+    max_utterance: float = 7.0
+    """Longest answer we wait for, from the start of speech (s)."""
+    no_speech_timeout: float = 8.0
+    """Give up when nobody has spoken for this long (s)."""
+    start_margin_db: float = 10.0
+    """A frame this far above the noise floor starts speech (dB)."""
+    hold_margin_db: float = 6.0
+    """Speech continues while frames are this far above the noise floor (dB)."""
+    min_speech_dbfs: float = -50.0
+    """Frames quieter than this are never speech (dBFS)."""
+    min_speech_time: float = 0.06
+    """Speech must last this long before it counts as started (s)."""
+    frame: float = 0.01
+    """Analysis frame length (s)."""
+
+
+def frame_dbfs(samples: array[int] | list[int]) -> float:
+    """RMS level of one frame in dBFS (full scale = 32768); -120 for digital silence."""
+    if not samples:
+        return -120.0
+    power = sum(s * s for s in samples) / len(samples)
+    return 10 * math.log10(power / (32768.0 * 32768.0)) if power > 0 else -120.0
+
+
+@dataclass
+class Endpointer:
+    """Decides when one utterance has ended. Make a new one per turn."""
+
+    config: EndpointConfig = field(default_factory=EndpointConfig)
+    sample_rate: int = SAMPLE_RATE
+    """Rate of the PCM fed (Hz)."""
+    elapsed: float = 0.0
+    """Audio time fed so far (s)."""
+    floor_db: float | None = None
+    """Tracked background level (dBFS)."""
+    speech_started_at: float | None = None
+    """Audio time speech began (s), once it has."""
+    last_speech_at: float | None = None
+    """Audio time of the end of the last speech frame (s)."""
+    _run: float = 0.0
+    _partial: str = ""
+    _partial_since: float = 0.0
+    _carry: array[int] = field(default_factory=lambda: array("h"))
+
+    def feed(self, pcm: bytes, partial: str, is_complete: bool, model_endpoint: bool = False) -> Decision:
+        """Take the next chunk of 16-bit mono PCM and the recognizer's partial text after it."""
+        samples = array("h")
+        samples.frombytes(pcm[: len(pcm) - len(pcm) % 2])
+        self._carry.extend(samples)
+        step = int(self.config.frame * self.sample_rate)
+        while len(self._carry) >= step:
+            self._frame(self._carry[:step])
+            del self._carry[:step]
+        if partial != self._partial:
+            self._partial, self._partial_since = partial, self.elapsed
+        return self._decide(is_complete, model_endpoint)
+
+    def _frame(self, frame: array[int]) -> None:
+        cfg = self.config
+        level = frame_dbfs(frame)
+        self.elapsed += cfg.frame
+        if self.floor_db is None:
+            self.floor_db = level
+        in_speech = self.last_speech_at is not None and self.elapsed - self.last_speech_at < cfg.frame * 1.5
+        margin = cfg.hold_margin_db if in_speech else cfg.start_margin_db
+        loud = level >= max(self.floor_db + margin, cfg.min_speech_dbfs)
+        if loud:
+            self._run += cfg.frame
+            if self._run >= cfg.min_speech_time or self.speech_started_at is not None:
+                if self.speech_started_at is None:
+                    self.speech_started_at = self.elapsed - self._run
+                self.last_speech_at = self.elapsed
+        else:
+            self._run = 0.0
+            # The floor follows quiet frames: down at once, up slowly (so speech does not raise it).
+            self.floor_db = level if level < self.floor_db else self.floor_db + 0.05 * (level - self.floor_db)
+
+    def _decide(self, is_complete: bool, model_endpoint: bool) -> Decision:
+        cfg = self.config
+        if self.speech_started_at is None or self.last_speech_at is None:
+            if is_complete and self.elapsed - self._partial_since >= cfg.stable_time:
+                return Decision.STABLE
+            return Decision.TIMEOUT if self.elapsed >= cfg.no_speech_timeout else Decision.CONTINUE
+        trailing = self.elapsed - self.last_speech_at
+        if is_complete and trailing >= cfg.complete_silence:
+            return Decision.COMPLETE
+        if is_complete and self.elapsed - self._partial_since >= cfg.stable_time:
+            return Decision.STABLE
+        if trailing >= cfg.end_silence:
+            return Decision.SILENCE
+        if model_endpoint:
+            return Decision.MODEL
+        if self.elapsed - self.speech_started_at >= cfg.max_utterance:
+            return Decision.MAX_LENGTH
+        return Decision.CONTINUE
+
+    @property
+    def heard_speech(self) -> bool:
+        """True once speech has started."""
+        return self.speech_started_at is not None

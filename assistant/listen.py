@@ -1,0 +1,67 @@
+"""One listening turn: audio chunks -> recognizer + end-of-speech detector -> a recognition.
+
+The same loop serves the microphone and `--audio-in` files, so tests and the benchmark exercise exactly
+the path a user's voice takes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from assistant.endpoint import Decision, EndpointConfig, Endpointer
+from assistant.recognizer import Recognition, RecognitionSession
+
+
+class AudioSource(Protocol):
+    """Microphone or files: gated, stamped chunks of 16-bit mono PCM at `rate`."""
+
+    rate: int
+
+    def begin(self, not_before: float) -> None:
+        """Start a turn; drop audio captured before `not_before` (monotonic s)."""
+
+    def read(self) -> bytes | None:
+        """Next chunk, or None when the input has ended for good."""
+
+
+@dataclass(frozen=True)
+class Capture:
+    """The outcome of one listening turn."""
+
+    recognition: Recognition | None
+    """None when nothing was said (timeout) or the input ended."""
+    rule: Decision
+    """Which end-of-speech rule fired."""
+    input_ended: bool = False
+    speech_start: float | None = None
+    """Audio time speech began (s from turn start)."""
+    speech_end: float | None = None
+    """Audio time of the last speech frame (s from turn start)."""
+    audio_seconds: float = 0.0
+    """Audio consumed before deciding (s)."""
+    decided_at: float = 0.0
+    """Monotonic time the recognition was final."""
+
+
+def listen_once(source: AudioSource, session: RecognitionSession, config: EndpointConfig,
+                clock: Callable[[], float] = time.monotonic) -> Capture:
+    """Feed chunks until the end-of-speech rules say stop; return the final recognition."""
+    endpointer = Endpointer(config=config, sample_rate=source.rate)
+    while True:
+        pcm = source.read()
+        if pcm is None:
+            session.finish()  # leave the recognizer clean for the next turn
+            return Capture(recognition=None, rule=Decision.TIMEOUT, input_ended=True,
+                           audio_seconds=endpointer.elapsed, decided_at=clock())
+        session.feed(pcm)
+        rule = endpointer.feed(pcm, session.partial, session.partial_is_complete, session.endpoint)
+        if rule is not Decision.CONTINUE:
+            break
+    recognition = session.finish()
+    if rule is Decision.TIMEOUT and not recognition.text:
+        recognition = None
+    return Capture(recognition=recognition, rule=rule, speech_start=endpointer.speech_started_at,
+                   speech_end=endpointer.last_speech_at, audio_seconds=endpointer.elapsed, decided_at=clock())

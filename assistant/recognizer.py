@@ -1,0 +1,164 @@
+"""Vosk adapter: one model, one reusable recognizer per grammar, results mapped through the phrase table.
+
+Vosk's grammar mode is not strict: words recombine across phrases, out-of-vocabulary words are dropped,
+and wrong words can come back with confidence 1.0. So:
+
+* every grammar includes "[unk]", and every grammar word is checked against the model's vocabulary;
+* a result is accepted only if its text is exactly one phrase of the prompt (else it is a no-match);
+* a word stretched over `MAX_WORD_SECONDS` is noise, not speech (Vosk hears steady noise as "help");
+* `uncertain` is set when a close alternative (within `UNCERTAIN_MARGIN` of the best path score) means
+  something else, is empty, or is "[unk]". Measured across espeak-ng and flite voices: word confidences in
+  grammar mode are not informative, and a free-form cross-check rejects ~23% of correct answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import ModelError
+from assistant.grammar import Listener
+
+UNK = "[unk]"
+MAX_ALTERNATIVES = 3
+UNCERTAIN_MARGIN = 2.0
+"""Path-score gap (Vosk alternative 'confidence' units) under which a differing alternative is a real doubt."""
+MAX_WORD_SECONDS = 1.5
+SAMPLE_RATE = 16000
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """One recognized utterance."""
+
+    text: str
+    """Best text as Vosk returned it ("" for nothing; may contain [unk])."""
+    intent: str | None
+    """Intent of the text in the prompt's phrase table, or None (no-match)."""
+    confidence: float
+    """0..1: the best path's score margin over the best alternative with another meaning (1.0 if none)."""
+    uncertain: bool
+    """A close alternative means something else: confirm before acting on a risky answer."""
+    alternatives: tuple[tuple[str, float], ...] = ()
+    """(text, path score) of each alternative, best first."""
+    rejected: str = ""
+    """Why a non-empty text was not accepted, if it was not."""
+
+
+def interpret(result: dict[str, Any], listener: Listener) -> Recognition:
+    """Map a Vosk final result (with alternatives and word times) to a Recognition. Pure."""
+    alternatives = result.get("alternatives")
+    if alternatives is None:
+        alternatives = [{"text": result.get("text", ""), "confidence": 0.0, "result": result.get("result", [])}]
+    scored = [(str(a.get("text", "")).strip(), float(a.get("confidence", 0.0)), a.get("result") or [])
+              for a in alternatives]
+    if not scored:
+        return Recognition(text="", intent=None, confidence=0.0, uncertain=False)
+    text, best, words = scored[0]
+    listing = tuple((t, round(s, 3)) for t, s, _ in scored)
+    if not text:
+        return Recognition(text="", intent=None, confidence=0.0, uncertain=False, alternatives=listing)
+    intent = None if UNK in text else listener.match(text)
+    if intent is None:
+        return Recognition(text=text, intent=None, confidence=0.0, uncertain=False, alternatives=listing,
+                           rejected="not one of this question's phrases")
+    long_word = next((w for w in words if float(w.get("end", 0)) - float(w.get("start", 0)) > MAX_WORD_SECONDS), None)
+    if long_word is not None:
+        return Recognition(text=text, intent=None, confidence=0.0, uncertain=False, alternatives=listing,
+                           rejected=f"the word {long_word.get('word')!r} lasted too long to be speech")
+    competitor = None
+    for other, score, _ in scored[1:]:
+        other_intent = None if (not other or UNK in other) else listener.match(other)
+        if other_intent != intent and (other_intent is not None or not other or UNK in other):
+            competitor = score
+            break
+    margin = best - competitor if competitor is not None else None
+    uncertain = margin is not None and margin < UNCERTAIN_MARGIN
+    confidence = 1.0 if margin is None else max(0.0, min(1.0, margin / (2 * UNCERTAIN_MARGIN)))
+    return Recognition(text=text, intent=intent, confidence=confidence, uncertain=uncertain, alternatives=listing)
+
+
+@dataclass
+class VoskRecognizer:
+    """Loads the model once; keeps one recognizer per prompt grammar and reuses it (after FinalResult)."""
+
+    model_dir: Path
+    _model: Any = field(default=None, init=False, repr=False)
+    _recognizers: dict[tuple[str, ...], Any] = field(default_factory=dict, init=False, repr=False)
+
+    def load(self) -> VoskRecognizer:
+        """Load the model (once)."""
+        if self._model is None:
+            try:
+                import vosk
+            except ImportError as exc:
+                raise ModelError("the vosk package is not installed: run scripts/setup") from exc
+            vosk.SetLogLevel(-1)
+            try:
+                self._model = vosk.Model(str(self.model_dir))
+            except Exception as exc:  # vosk raises a bare Exception when the model cannot be read
+                raise ModelError(f"Vosk could not load the model at {self.model_dir} ({exc}). "
+                                 "Delete it and run scripts/setup, or pass another model with --model.") from exc
+        return self
+
+    def session(self, listener: Listener, sample_rate: int = SAMPLE_RATE) -> RecognitionSession:
+        """A recognizer ready for one utterance of this prompt, for audio at `sample_rate` Hz."""
+        import vosk
+
+        self.load()
+        phrases = tuple(sorted(listener.phrases()))
+        key = (str(sample_rate), *phrases)
+        recognizer = self._recognizers.get(key)
+        if recognizer is None:
+            recognizer = vosk.KaldiRecognizer(self._model, float(sample_rate), json.dumps([*phrases, UNK]))
+            recognizer.SetWords(True)
+            recognizer.SetMaxAlternatives(MAX_ALTERNATIVES)
+            self._recognizers[key] = recognizer
+        return RecognitionSession(recognizer=recognizer, listener=listener)
+
+
+@dataclass
+class RecognitionSession:
+    """Feeds one utterance to a recognizer; `finish()` must be called to leave it clean for reuse."""
+
+    recognizer: Any
+    listener: Listener
+    partial: str = ""
+    """Latest partial text."""
+    endpoint: bool = False
+    """Vosk's own endpoint rule fired."""
+    _segment: dict[str, Any] | None = field(default=None, repr=False)
+
+    def feed(self, pcm: bytes) -> None:
+        """Give the next chunk of 16-bit mono PCM at the recognizer's rate."""
+        if self.recognizer.AcceptWaveform(pcm):
+            self.endpoint = True
+            result = json.loads(self.recognizer.Result())
+            texts = result.get("alternatives", [{}])
+            self.partial = str(texts[0].get("text", "")) if texts else ""
+            self._segment = result
+        else:
+            self.partial = str(json.loads(self.recognizer.PartialResult()).get("partial", ""))
+
+    @property
+    def partial_is_complete(self) -> bool:
+        """The partial text already is a whole phrase of the prompt."""
+        return bool(self.partial) and self.listener.is_complete_phrase(self.partial)
+
+    def finish(self) -> Recognition:
+        """Final result of the utterance; leaves the recognizer ready for the next one."""
+        final = json.loads(self.recognizer.FinalResult())
+        if self._segment is not None and not _has_text(final):
+            final = self._segment  # Vosk already closed the utterance at its own endpoint
+        return interpret(final, self.listener)
+
+
+def _has_text(result: dict[str, Any]) -> bool:
+    alternatives = result.get("alternatives")
+    if alternatives:
+        return bool(str(alternatives[0].get("text", "")).strip())
+    return bool(str(result.get("text", "")).strip())

@@ -1,0 +1,258 @@
+"""Speaking: pyttsx3 (espeak-ng on Linux) renders text to audio, an output plays or saves it.
+
+Rendering to samples first (instead of letting pyttsx3 drive the sound card) lets us know exactly when
+playback has ended (the microphone stays deaf until then), cache and pre-render prompts for a fast reply,
+and write `--audio-out` files. A synthesis failure or hang falls back to printing; the session continues.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import tempfile
+import threading
+import time
+import wave
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from assistant.audio import Pcm, read_wav, resample, tone
+from assistant.errors import AssistantError, AudioDeviceError
+
+log = logging.getLogger(__name__)
+DEFAULT_RATE = 175
+"""Words per minute (espeak-ng's default)."""
+RATE_STEP = 25
+MIN_RATE, MAX_RATE = 100, 275
+
+
+class Synthesizer(Protocol):
+    """Turns text into audio."""
+
+    def synthesize(self, text: str, rate: int) -> Pcm:
+        """Render `text` at `rate` words per minute."""
+
+
+class Output(Protocol):
+    """Where rendered speech goes."""
+
+    def play(self, pcm: Pcm) -> None:
+        """Play (or store) `pcm`, returning once it has fully been played."""
+
+    def close(self) -> None:
+        """Release the device or file."""
+
+
+@dataclass
+class Pyttsx3Synthesizer:
+    """pyttsx3 rendering to a temporary WAV (its espeak-ng driver on Linux)."""
+
+    voice: str | None = None
+    """Voice id or name, e.g. 'gmw/en-US' or 'en-us' (None: engine default)."""
+    volume: float = 1.0
+    """0.0 .. 1.0."""
+    _engine: Any = field(default=None, init=False, repr=False)
+    _dir: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False, repr=False)
+
+    def _ready(self) -> Any:
+        if self._engine is None:
+            import pyttsx3
+
+            _silence_driver_prints()
+            try:
+                engine = pyttsx3.init()
+            except (RuntimeError, OSError) as exc:
+                raise AssistantError(f"the speech engine could not start ({exc}); install espeak-ng") from exc
+            if self.voice:
+                engine.setProperty("voice", _find_voice(engine, self.voice))
+            engine.setProperty("volume", self.volume)
+            self._engine = engine
+            self._dir = tempfile.TemporaryDirectory(prefix="tingle-tts-")
+        return self._engine
+
+    def synthesize(self, text: str, rate: int) -> Pcm:
+        engine = self._ready()
+        assert_dir = self._dir
+        if assert_dir is None:
+            raise AssistantError("speech engine not ready")
+        path = Path(assert_dir.name) / "say.wav"
+        engine.setProperty("rate", rate)
+        engine.save_to_file(text, str(path))
+        engine.runAndWait()
+        pcm = read_wav(path)
+        path.unlink(missing_ok=True)
+        return pcm
+
+
+def _silence_driver_prints() -> None:
+    """pyttsx3's espeak driver print()s "Audio saved to ..." on every file; keep our stdout clean.
+
+    Shadowing `print` in that one module (not redirecting sys.stdout, which is process-wide and would
+    swallow the session's own output from other threads).
+    """
+    try:
+        from pyttsx3.drivers import espeak as driver
+    except (ImportError, OSError):
+        return  # another platform driver: nothing to quiet
+    driver.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
+
+
+def _find_voice(engine: Any, wanted: str) -> str:
+    for voice in engine.getProperty("voices"):
+        if wanted in (voice.id, voice.name) or voice.id.lower().endswith("/" + wanted.lower()):
+            return str(voice.id)
+    raise AssistantError(f"no speech voice called {wanted!r}; try en-us, en-gb or another espeak-ng voice")
+
+
+@dataclass
+class SoundDeviceOutput:
+    """Plays through the default (or chosen) output device with sounddevice."""
+
+    device: int | str | None = None
+
+    def play(self, pcm: Pcm) -> None:
+        import numpy as np
+        import sounddevice as sd
+
+        try:
+            sd.play(np.frombuffer(pcm.data, dtype=np.int16), pcm.rate, device=self.device, blocking=True)
+            time.sleep(_output_latency(sd))
+        except sd.PortAudioError as exc:
+            raise AudioDeviceError(f"the speaker failed ({exc}); I will print what I say instead") from exc
+
+    def close(self) -> None:
+        """Nothing held between plays."""
+
+
+def _output_latency(sd: Any) -> float:
+    stream = getattr(sd, "get_stream", None)
+    try:
+        return float(stream().latency) if stream else 0.05
+    except (RuntimeError, TypeError, AttributeError):
+        return 0.05
+
+
+@dataclass
+class WavFileOutput:
+    """Appends everything said to one WAV file (`--audio-out`), at `rate` Hz."""
+
+    path: Path
+    rate: int = 22050
+    _writer: wave.Wave_write | None = field(default=None, init=False, repr=False)
+    first_sample_at: list[float] = field(default_factory=list)
+    """Monotonic time each play() call wrote its first sample (for latency measurement)."""
+
+    def play(self, pcm: Pcm) -> None:
+        if self._writer is None:
+            try:
+                self._writer = wave.open(str(self.path), "wb")
+            except OSError as exc:
+                raise AudioDeviceError(f"cannot write {self.path}: {exc.strerror}") from exc
+            self._writer.setnchannels(1)
+            self._writer.setsampwidth(2)
+            self._writer.setframerate(self.rate)
+        self.first_sample_at.append(time.monotonic())
+        self._writer.writeframes(resample(pcm, self.rate).data)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class _Worker:
+    """One thread renders all speech (pyttsx3 is not thread-safe); urgent jobs jump the queue."""
+
+    def __init__(self, render: Callable[[str, int], Pcm]) -> None:
+        self._render = render
+        self._jobs: queue.PriorityQueue[tuple[int, int, str, int, Future[Pcm]]] = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._thread = threading.Thread(target=self._run, name="tts", daemon=True)
+        self._thread.start()
+
+    def submit(self, text: str, rate: int, urgent: bool) -> Future[Pcm]:
+        future: Future[Pcm] = Future()
+        self._jobs.put((0 if urgent else 1, next(self._order), text, rate, future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            _, _, text, rate, future = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(self._render(text, rate))
+            except Exception as exc:  # handed to the caller through the future, which reports it
+                future.set_exception(exc)
+
+
+@dataclass
+class Speaker:
+    """Says text: renders (cached), plays, and on any failure prints instead so the session goes on."""
+
+    synthesizer: Synthesizer
+    output: Output
+    rate: int = DEFAULT_RATE
+    """Words per minute; "slower"/"faster" step it by RATE_STEP."""
+    timeout: float = 10.0
+    """Longest wait for one rendering (s) before falling back to text."""
+    fallback: Callable[[str], None] = print
+    _cache: dict[tuple[str, int], Future[Pcm]] = field(default_factory=dict, init=False, repr=False)
+    _worker: _Worker | None = field(default=None, init=False, repr=False)
+    broken: str = ""
+    """Why speech is off for the rest of the session ("" while it works)."""
+
+    def _render(self, text: str, rate: int, urgent: bool) -> Future[Pcm]:
+        if self._worker is None:
+            self._worker = _Worker(self.synthesizer.synthesize)
+        key = (text, rate)
+        future = self._cache.get(key)
+        if future is None or (future.done() and future.exception() is not None):
+            future = self._worker.submit(text, rate, urgent)
+            self._cache[key] = future
+        return future
+
+    def prepare(self, texts: Iterable[str]) -> None:
+        """Render these in the background, so saying them later starts at once."""
+        for text in texts:
+            self._render(text, self.rate, urgent=False)
+
+    def say(self, text: str) -> bool:
+        """Speak `text`. Returns False when it had to be printed instead."""
+        if self.broken:
+            self.fallback(text)
+            return False
+        try:
+            pcm = self._render(text, self.rate, urgent=True).result(timeout=self.timeout)
+            self.output.play(pcm)
+        except FutureTimeout:
+            self._fail(f"the speech engine did not answer within {self.timeout:.0f} s", text)
+            return False
+        except Exception as exc:  # any engine or device failure: reported, then text fallback
+            self._fail(str(exc), text)
+            return False
+        return True
+
+    def beep(self, rate: int = 16000) -> None:
+        """The short 'now you can talk' tone."""
+        if not self.broken:
+            try:
+                self.output.play(Pcm(tone(rate), rate))
+            except AudioDeviceError as exc:
+                self._fail(str(exc), "")
+
+    def change_rate(self, step: int) -> None:
+        """Slower (-1) or faster (+1) for the rest of the session."""
+        self.rate = max(MIN_RATE, min(MAX_RATE, self.rate + step * RATE_STEP))
+
+    def _fail(self, why: str, text: str) -> None:
+        self.broken = why
+        log.warning("speech off for this session: %s", why)
+        self.fallback(f"(Speech is not working: {why}. I will show my words as text.)")
+        if text:
+            self.fallback(text)

@@ -1,0 +1,175 @@
+"""The voice channel: speaker + audio source + recognizer behind the session's Channel interface.
+
+Also the factories the command line uses (`open_voice_channel`, `recognize_files`): heavy imports stay
+inside the adapters, so text mode never loads audio libraries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.content import NodeType
+from assistant.dialogue import Utterance
+from assistant.endpoint import EndpointConfig
+from assistant.errors import AssistantError
+from assistant.filesource import FileSource
+from assistant.grammar import ANSWERS, Grammars, Listener
+from assistant.listen import AudioSource, listen_once
+from assistant.modelstore import check_vocabulary, resolve_model
+from assistant.recognizer import VoskRecognizer
+from assistant.session import Heard
+from assistant.speaker import Output, Pyttsx3Synthesizer, SoundDeviceOutput, Speaker, WavFileOutput
+from assistant.validate import Bundle
+
+GUARD_SECONDS = 0.15
+"""After our own playback has ended, the microphone stays deaf this much longer (s): room echo."""
+
+
+@dataclass
+class VoiceChannel:
+    """Speaks each utterance (and prints it), listens for one answer per turn."""
+
+    speaker: Speaker
+    source: AudioSource
+    recognizer: VoskRecognizer
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    use_tone: bool = True
+    guard: float = GUARD_SECONDS
+    show: Callable[[str], None] = print
+    clock: Callable[[], float] = time.monotonic
+
+    def say(self, utterance: Utterance) -> None:
+        self.show(utterance.text)
+        self.speaker.say(utterance.text)
+
+    def listen(self, listener: Listener) -> Heard | None:
+        session = self.recognizer.session(listener, self.source.rate)
+        if self.use_tone:
+            self.speaker.beep()
+        self.source.begin(self.clock() + self.guard)
+        capture = listen_once(self.source, session, self.endpoint, self.clock)
+        if capture.input_ended:
+            return None
+        details = {"end_rule": capture.rule.value, "speech_start_s": _r(capture.speech_start),
+                   "speech_end_s": _r(capture.speech_end), "audio_s": _r(capture.audio_seconds)}
+        result = capture.recognition
+        if result is None:
+            self.show("(I heard nothing.)")
+            return Heard(text="", intent=None, silence=True, confidence=0.0, details=details)
+        details["alternatives"] = [list(a) for a in result.alternatives]
+        if result.rejected:
+            details["rejected"] = result.rejected
+        self.show(f"(I heard: {result.intent or result.text or 'nothing clear'})")
+        return Heard(text=result.text, intent=result.intent, confidence=result.confidence,
+                     uncertain=result.uncertain, silence=not result.text, details=details)
+
+    def change_rate(self, step: int) -> None:
+        self.speaker.change_rate(step)
+
+    def notice(self, message: str) -> None:
+        self.show(message)
+        self.speaker.say(message)
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def prompt_texts(bundle: Bundle) -> list[str]:
+    """Texts worth rendering ahead of time: every question, confirmation and reprompt."""
+    content, grammars = bundle.content, bundle.grammars
+    texts: list[str] = []
+    for node in content.nodes.values():
+        if node.type is NodeType.QUESTION:
+            texts += [node.ask] + ([node.confirm_no] if node.confirm_no else [])
+        elif node.type is NodeType.INFO:
+            texts.append(" ".join(node.say))
+    for table in grammars.tables.values():
+        for key in ("reprompt", "silence"):
+            texts.append(content.templates[key].format(choices=table.description))
+    texts.append(" ".join(content.dispositions["emergency"].say))
+    return texts
+
+
+def open_voice_channel(args: argparse.Namespace, bundle: Bundle) -> tuple[VoiceChannel, Callable[[], None]]:
+    """Build the voice channel from command-line options; returns it and a function that releases it."""
+    model_dir = resolve_model(args.model)
+    check_vocabulary(bundle.grammars, model_dir)
+    recognizer = VoskRecognizer(model_dir)
+    source: AudioSource
+    if args.audio_in:
+        source = FileSource(list(args.audio_in), fast=args.fast).open()
+    else:
+        from assistant.microphone import Microphone
+
+        source = Microphone(device=_device(args.device)).open()
+    output: Output = WavFileOutput(args.audio_out) if args.audio_out else SoundDeviceOutput()
+    speaker = Speaker(Pyttsx3Synthesizer(voice=args.voice, volume=1.0 if args.volume is None else args.volume),
+                      output)
+    if args.rate:
+        speaker.rate = args.rate
+    speaker.prepare(prompt_texts(bundle))
+    recognizer.load()
+    channel = VoiceChannel(speaker=speaker, source=source, recognizer=recognizer, use_tone=not args.no_tone)
+
+    def close() -> None:
+        output.close()
+        closer = getattr(source, "close", None)
+        if closer:
+            closer()
+
+    return channel, close
+
+
+def _device(value: str | None) -> int | str | None:
+    return int(value) if value is not None and value.isdigit() else value
+
+
+def load_listener(grammars: Grammars, name_or_file: str) -> Listener:
+    """A grammar by name, or a YAML file in the grammars/ format (it may include answers' intents)."""
+    path = Path(name_or_file)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise AssistantError(f"grammar file not found: {path}")
+        texts = {table.file: Path(table.file).read_text(encoding="utf-8") for table in grammars.tables.values()
+                 if table.name != _name_in(path)}
+        texts[str(path)] = path.read_text(encoding="utf-8")
+        return Grammars.from_yaml(texts).listener(_name_in(path))
+    if name_or_file not in grammars.tables:
+        raise AssistantError(f"unknown grammar {name_or_file!r}; choose from {', '.join(sorted(grammars.tables))} "
+                             "or give a .yaml file")
+    return grammars.listener(name_or_file or ANSWERS)
+
+
+def _name_in(path: Path) -> str:
+    from assistant.yamlload import parse_yaml
+
+    doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    return str(doc.get("name")) if isinstance(doc, dict) else ""
+
+
+def recognize_files(args: argparse.Namespace, bundle: Bundle) -> Iterator[str]:
+    """`tingle recognize`: one JSON line per WAV file, through the same listening path as a session."""
+    listener = load_listener(bundle.grammars, args.grammar)
+    model_dir = resolve_model(args.model)
+    check_vocabulary(bundle.grammars, model_dir)
+    recognizer = VoskRecognizer(model_dir).load()
+    for wav in args.wavs:
+        source = FileSource([wav], fast=True)
+        source.open()
+        source.begin(0.0)
+        capture = listen_once(source, recognizer.session(listener, source.rate), EndpointConfig())
+        result = capture.recognition
+        yield json.dumps({
+            "file": str(wav),
+            "text": result.text if result else "",
+            "intent": result.intent if result else None,
+            "confidence": round(result.confidence, 3) if result else 0.0,
+            "uncertain": result.uncertain if result else False,
+            "end_rule": capture.rule.value,
+        })

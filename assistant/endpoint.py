@@ -4,8 +4,8 @@ Fed 16-bit mono PCM chunks plus the recognizer's running partial text, it decide
 finished. Rules, first match wins (trailing silence = time since the last frame above the speech level):
 
 1. `complete`: the partial text is already a whole phrase of this prompt and `complete_silence` has passed.
-2. `stable`: the partial text is a whole phrase and has not changed for `stable_time` (noise that never
-   goes quiet, such as babble, cannot hold the turn open).
+2. `stable`: after speech began, the partial text is a whole phrase and has not changed for `stable_time`
+   (noise that never goes quiet, such as babble, cannot hold the turn open).
 3. `silence`: `end_silence` of trailing silence after any speech.
 4. `model`: the recognizer's own endpoint fired.
 5. `max_length`: speech has gone on for `max_utterance`.
@@ -127,8 +127,7 @@ class Endpointer:
     def _decide(self, is_complete: bool, model_endpoint: bool) -> Decision:
         cfg = self.config
         if self.speech_started_at is None or self.last_speech_at is None:
-            if is_complete and self.elapsed - self._partial_since >= cfg.stable_time:
-                return Decision.STABLE
+            # Without speech energy a recognized phrase is not trusted (Vosk can "hear" words in noise).
             return Decision.TIMEOUT if self.elapsed >= cfg.no_speech_timeout else Decision.CONTINUE
         trailing = self.elapsed - self.last_speech_at
         if is_complete and trailing >= cfg.complete_silence:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import struct
 from pathlib import Path
 
@@ -172,12 +171,8 @@ def test_model_dir_without_graph(tmp_path: Path) -> None:
         load_vocabulary(tmp_path)
 
 
-MODEL_DIR = os.environ.get("TINGLE_MODEL_DIR")
-
-
-@pytest.mark.skipif(not MODEL_DIR, reason="set TINGLE_MODEL_DIR to a Vosk model to check the real word list")
-def test_real_model_has_the_words_we_need() -> None:
-    words = load_vocabulary(Path(MODEL_DIR or ""))
+def test_real_model_has_the_words_we_need(model_dir: Path) -> None:
+    words = load_vocabulary(model_dir)
     assert {"yes", "no", "emergency"} <= words
     assert len(words) > 1000
     assert not words & {"<eps>", "#0", "<s>", "</s>"}

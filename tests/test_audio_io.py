@@ -1,0 +1,109 @@
+"""WAV helpers, the file source's pacing and silence padding, and the microphone's capture gate."""
+
+from __future__ import annotations
+
+import wave
+from array import array
+from pathlib import Path
+
+import pytest
+
+from assistant.audio import Pcm, chunks, read_wav, resample, tone, wav_bytes
+from assistant.errors import AudioDeviceError, AudioFileError
+from assistant.filesource import FileSource
+from assistant.microphone import Microphone
+
+
+def write(path: Path, pcm: Pcm, channels: int = 1, width: int = 2) -> Path:
+    with wave.open(str(path), "wb") as writer:
+        writer.setnchannels(channels)
+        writer.setsampwidth(width)
+        writer.setframerate(pcm.rate)
+        writer.writeframes(pcm.data)
+    return path
+
+
+def test_wav_round_trip_and_stereo_mixdown(tmp_path: Path) -> None:
+    pcm = Pcm(tone(16000), 16000)
+    path = tmp_path / "a.wav"
+    path.write_bytes(wav_bytes(pcm))
+    assert read_wav(path) == pcm
+    stereo = array("h", [100, 300] * 10).tobytes()
+    assert read_wav(write(tmp_path / "s.wav", Pcm(stereo, 8000), channels=2)).data == array("h", [200] * 10).tobytes()
+
+
+def test_bad_wavs_give_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(AudioFileError, match="not found"):
+        read_wav(tmp_path / "missing.wav")
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"not a wav at all")
+    with pytest.raises(AudioFileError, match="16-bit PCM WAV"):
+        read_wav(junk)
+    with pytest.raises(AudioFileError, match="8-bit"):
+        read_wav(write(tmp_path / "b.wav", Pcm(b"\x80" * 100, 16000), width=1))
+
+
+def test_chunks_and_resample() -> None:
+    data = bytes(16000 * 2)
+    parts = chunks(data, 16000, 0.04)
+    assert all(len(p) == 1280 for p in parts) and sum(map(len, parts)) == len(data)
+    assert resample(Pcm(bytes(22050 * 2), 22050), 16000).seconds == pytest.approx(1.0, abs=0.001)
+
+
+def test_file_source_turns_padding_and_end(tmp_path: Path) -> None:
+    one = write(tmp_path / "1.wav", Pcm(tone(16000, 0.1), 16000))
+    source = FileSource([one], fast=True).open()
+    source.begin(0.0)
+    first = source.read()
+    assert first is not None and any(first)
+    for _ in range(5):
+        source.read()
+    assert source.read() == bytes(1280)  # silence after the file
+    source.begin(0.0)
+    assert source.read() is None  # files ran out: input ended
+
+
+def test_file_source_paces_in_real_time(tmp_path: Path) -> None:
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    path = write(tmp_path / "1.wav", Pcm(bytes(16000), 16000))  # 0.5 s
+    source = FileSource([path], sleep=sleep, clock=lambda: now[0]).open()
+    source.begin(100.0)
+    for _ in range(int(0.5 / 0.04) + 1):
+        source.read()
+    assert now[0] == pytest.approx(100.0 + 0.5, abs=0.001)  # 12 full chunks and one half chunk
+    assert all(s > 0 for s in slept)
+
+
+def test_file_source_reports_unreadable_file_at_open(tmp_path: Path) -> None:
+    with pytest.raises(AudioFileError):
+        FileSource([tmp_path / "nope.wav"]).open()
+
+
+def test_microphone_gate_drops_audio_captured_before_the_turn() -> None:
+    now = [10.0]
+    mic = Microphone(stream_factory=lambda rate, block, callback: None, clock=lambda: now[0]).open()
+    mic.push(9.0, b"old")
+    mic.push(10.1, b"echo")
+    mic.push(10.3, b"answer")
+    mic.begin(not_before=10.2)
+    assert mic.read() == b"answer"
+    assert mic.dropped == 2
+
+
+def test_microphone_stall_is_a_clear_error() -> None:
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 1.0
+        return now[0]
+
+    mic = Microphone(stream_factory=lambda rate, block, callback: None, clock=clock).open()
+    mic.begin(0.0)
+    with pytest.raises(AudioDeviceError, match="stopped sending audio"):
+        mic.read()

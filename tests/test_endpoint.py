@@ -1,0 +1,121 @@
+"""End-of-speech rules on synthetic audio: tones for speech, zeros or low noise for silence."""
+
+from __future__ import annotations
+
+import math
+import random
+from array import array
+
+from assistant.endpoint import Decision, EndpointConfig, Endpointer, frame_dbfs
+
+RATE = 16000
+CHUNK = 0.04
+
+
+def tone(seconds: float, level: float = 0.3) -> bytes:
+    n = int(RATE * seconds)
+    return array("h", (int(32767 * level * math.sin(2 * math.pi * 300 * i / RATE)) for i in range(n))).tobytes()
+
+
+def noise(seconds: float, level: float = 0.001, seed: int = 1) -> bytes:
+    rng = random.Random(seed)
+    n = int(RATE * seconds)
+    return array("h", (int(32767 * level * rng.uniform(-1, 1)) for _ in range(n))).tobytes()
+
+
+def run(ep: Endpointer, pcm: bytes, partial: str = "", complete: bool = False,
+        words_at: float = 0.0) -> tuple[Decision, float]:
+    """Feed `pcm` in 40 ms chunks; the recognizer's partial text appears at `words_at` seconds."""
+    size = int(RATE * CHUNK) * 2
+    for i in range(0, len(pcm), size):
+        shown = ep.elapsed >= words_at
+        decision = ep.feed(pcm[i:i + size], partial if shown else "", complete and shown)
+        if decision is not Decision.CONTINUE:
+            return decision, ep.elapsed
+    return Decision.CONTINUE, ep.elapsed
+
+
+def test_frame_level() -> None:
+    assert frame_dbfs([]) == -120.0
+    assert frame_dbfs([0] * 160) == -120.0
+    assert abs(frame_dbfs([32767, -32767] * 80) - 0.0) < 0.01
+
+
+def test_complete_phrase_ends_after_short_silence() -> None:
+    ep = Endpointer()
+    audio = noise(0.3) + tone(0.5) + noise(2.0, seed=2)
+    decision, at = run(ep, audio, partial="yes", complete=True, words_at=0.6)
+    assert decision is Decision.COMPLETE
+    speech_end = 0.8
+    assert speech_end + 0.15 <= at <= speech_end + 0.15 + CHUNK + 0.011
+
+
+def test_incomplete_phrase_waits_for_long_silence() -> None:
+    ep = Endpointer()
+    decision, at = run(ep, noise(0.3) + tone(0.5) + noise(2.0, seed=2), partial="not", complete=False)
+    assert decision is Decision.SILENCE
+    assert 0.8 + 0.7 <= at <= 0.8 + 0.7 + CHUNK + 0.011
+
+
+def test_pause_inside_a_phrase_does_not_end_it() -> None:
+    ep = Endpointer()
+    audio = noise(0.3) + tone(0.3) + noise(0.4, seed=3) + tone(0.3) + noise(1.5, seed=4)
+    decision, at = run(ep, audio, partial="not", complete=False)
+    assert decision is Decision.SILENCE and at > 1.3 + 0.7 - 0.01
+
+
+def test_no_speech_times_out() -> None:
+    ep = Endpointer(config=EndpointConfig(no_speech_timeout=2.0))
+    decision, at = run(ep, noise(3.0))
+    assert decision is Decision.TIMEOUT and abs(at - 2.0) < CHUNK + 0.011
+    assert not ep.heard_speech
+
+
+def test_endless_speech_stops_at_max_length() -> None:
+    ep = Endpointer(config=EndpointConfig(max_utterance=2.0))
+    decision, at = run(ep, noise(0.2) + tone(5.0))
+    assert decision is Decision.MAX_LENGTH and 2.1 <= at <= 2.3
+
+
+def test_stable_complete_phrase_ends_even_in_loud_noise() -> None:
+    ep = Endpointer()
+    decision, at = run(ep, noise(0.2) + tone(3.0), partial="yes", complete=True, words_at=0.6)
+    assert decision is Decision.STABLE and 1.2 <= at <= 1.2 + CHUNK + 0.011
+
+
+def test_a_phrase_without_speech_energy_is_not_trusted() -> None:
+    ep = Endpointer(config=EndpointConfig(no_speech_timeout=2.0))
+    decision, _ = run(ep, bytes(RATE * 2 * 3), partial="yes", complete=True)
+    assert decision is Decision.TIMEOUT
+
+
+def test_model_endpoint_is_respected() -> None:
+    ep = Endpointer()
+    run(ep, noise(0.2) + tone(0.3))
+    assert ep.feed(noise(0.04), "", False, model_endpoint=True) is Decision.MODEL
+
+
+def test_floor_adapts_to_steady_background() -> None:
+    ep = Endpointer()
+    decision, _ = run(ep, noise(1.5, level=0.05), partial="", complete=False)
+    assert decision is Decision.CONTINUE and not ep.heard_speech
+    decision, _ = run(ep, tone(0.4, level=0.5) + noise(1.0, level=0.05, seed=9), partial="no", complete=True,
+                       words_at=1.7)
+    assert decision is Decision.COMPLETE and ep.heard_speech
+
+
+def test_other_sample_rates() -> None:
+    rate = 48000
+    ep = Endpointer(sample_rate=rate)
+    n = int(rate * 0.5)
+    speech = array("h", (int(9000 * math.sin(2 * math.pi * 300 * i / rate)) for i in range(n))).tobytes()
+    pcm = bytes(rate) + speech + bytes(rate * 2)
+    size = int(rate * CHUNK) * 2
+    decision = Decision.CONTINUE
+    for i in range(0, len(pcm), size):
+        shown = ep.elapsed >= 0.9  # half a second of silence (bytes(rate)), then 0.5 s of speech
+        decision = ep.feed(pcm[i:i + size], "yes" if shown else "", shown)
+        if decision is not Decision.CONTINUE:
+            break
+    assert decision is Decision.COMPLETE
+    assert 1.0 + 0.15 <= ep.elapsed <= 1.0 + 0.15 + CHUNK + 0.011

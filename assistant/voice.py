@@ -114,7 +114,7 @@ def open_voice_channel(args: argparse.Namespace, bundle: Bundle) -> tuple[VoiceC
     if args.rate:
         speaker.rate = args.rate
     speaker.prepare(prompt_texts(bundle))
-    recognizer.load()
+    recognizer.load_in_background()  # the opening words start while the model loads
     channel = VoiceChannel(speaker=speaker, source=source, recognizer=recognizer, use_tone=not args.no_tone)
 
     def close() -> None:

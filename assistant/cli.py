@@ -82,9 +82,13 @@ def _run(args: argparse.Namespace) -> int:
         channel = TextChannel()
         closer = None
     else:
-        from assistant.voice import open_voice_channel
+        from assistant.voice import announce, open_voice_channel
 
-        channel, closer = open_voice_channel(args, bundle)
+        try:
+            channel, closer = open_voice_channel(args, bundle)
+        except AssistantError as exc:
+            announce(str(exc), args.audio_out)  # spoken too, where a speaker works; main() prints it
+            raise
     try:
         with Transcript(transcript_path, bundle.content.version) as transcript:
             transcript.event("session", mode="text" if args.text else "voice", argv=sys.argv[1:])

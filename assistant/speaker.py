@@ -262,7 +262,7 @@ class Speaker:
 
     def _fail(self, why: str, text: str) -> None:
         self.broken = why
-        log.warning("speech off for this session: %s", why)
+        log.info("speech off for this session: %s", why)
         self.fallback(f"(Speech is not working: {why}. I will show my words as text.)")
         if text:
             self.fallback(text)

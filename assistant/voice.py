@@ -126,6 +126,16 @@ def open_voice_channel(args: argparse.Namespace, bundle: Bundle) -> tuple[VoiceC
     return channel, close
 
 
+def announce(message: str, audio_out: Path | None) -> bool:
+    """Try to speak a problem message (the caller prints it). Returns whether it was spoken."""
+    output: Output = WavFileOutput(audio_out) if audio_out else SoundDeviceOutput()
+    speaker = Speaker(Pyttsx3Synthesizer(), output, timeout=5.0, fallback=lambda text: None)
+    try:
+        return speaker.say(message)
+    finally:
+        output.close()
+
+
 def _device(value: str | None) -> int | str | None:
     return int(value) if value is not None and value.isdigit() else value
 

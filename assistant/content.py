@@ -139,6 +139,8 @@ class Content:
     templates: Mapping[str, str]
     sources: Mapping[str, str]
     file: str
+    template_lines: Mapping[str, int | None] = field(default_factory=dict)
+    """Line of each template in the file."""
 
     @classmethod
     def from_dir(cls, directory: Path) -> Content:
@@ -148,7 +150,11 @@ class Content:
             path = directory / name
             if not path.is_file():
                 raise ContentError(f"missing content file; expected {name} in {directory}", file=str(path))
-            texts[str(path)] = path.read_text(encoding="utf-8")
+            try:
+                texts[str(path)] = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise ContentError(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8",
+                                   file=str(path)) from exc
         return cls.from_yaml(texts)
 
     @classmethod
@@ -162,6 +168,7 @@ class Content:
         triage_file = _pick(documents, TRIAGE_FILE)
         sources_file = _pick(documents, SOURCES_FILE)
         sources_doc = _mapping(documents[sources_file], sources_file, "the file")
+        _only(sources_doc, {"sources"}, sources_file, "the file")
         sources = _mapping(sources_doc.get("sources"), sources_file, "sources")
         doc = _mapping(documents[triage_file], triage_file, "the file")
         _only(doc, {"version", "start", "dispositions", "worsening", "templates", "causes", "nodes"},
@@ -170,20 +177,27 @@ class Content:
         nodes_doc = _mapping(doc.get("nodes"), triage_file, "nodes")
         templates_doc = _mapping(doc.get("templates"), triage_file, "templates")
         reader.sources_of(templates_doc, "templates")
-        templates = {k: reader.text(v, f"templates.{k}", line_of(templates_doc))
+        templates = {k: reader.text(v, f"templates.{k}", line_of(templates_doc, k))
                      for k, v in templates_doc.items() if k != "source"}
+        unknown = set(templates) - set(TEMPLATE_KEYS)
+        if unknown:
+            raise ContentError(f"unknown templates {sorted(unknown)}; the engine uses {', '.join(TEMPLATE_KEYS)}",
+                               file=triage_file, line=line_of(templates_doc, sorted(unknown)[0]), item="templates")
         for key in TEMPLATE_KEYS:
             if key not in templates:
                 raise ContentError(f"template {key!r} is missing", file=triage_file, line=line_of(templates_doc),
                                    item="templates")
         worsening_doc = _mapping(doc.get("worsening"), triage_file, "worsening")
+        _only(worsening_doc, {"say", "source"}, triage_file, "worsening")
         reader.sources_of(worsening_doc, "worsening")
         dispositions_doc = _mapping(doc.get("dispositions"), triage_file, "dispositions")
-        dispositions = {
-            key: Disposition(id=key, rank=rank, say=reader.lines(_mapping(value, triage_file, key), "say", key),
-                             source=reader.sources_of(value, key), where=Where(triage_file, line_of(value)))
-            for rank, (key, value) in enumerate(dispositions_doc.items())
-        }
+        dispositions = {}
+        for rank, (key, raw) in enumerate(dispositions_doc.items()):
+            value = _mapping(raw, triage_file, key)
+            _only(value, {"say", "source"}, triage_file, key)
+            dispositions[key] = Disposition(id=key, rank=rank, say=reader.lines(value, "say", key),
+                                            source=reader.sources_of(value, key),
+                                            where=Where(triage_file, line_of(value)))
         causes_doc = _mapping(doc.get("causes"), triage_file, "causes")
         causes = {}
         for key, raw in causes_doc.items():
@@ -203,6 +217,7 @@ class Content:
             templates=MappingProxyType(templates),
             sources=MappingProxyType(dict(reader.known_sources)),
             file=triage_file,
+            template_lines=MappingProxyType({k: line_of(templates_doc, k) for k in templates}),
         )
 
     def lowest_disposition(self) -> str:

@@ -296,7 +296,7 @@ class Dialogue:
         gap_items = [nodes[q].note or q for q in state.gaps]
         if yes_items:
             lines.append(t["summary_yes"].format(items=_join(yes_items)))
-        elif not unsure_items and not state.emergency_command:
+        elif not unsure_items and not gap_items and not state.emergency_command:
             lines.append(t["summary_none"])
         if unsure_items:
             lines.append(t["summary_unsure"].format(items=_join(unsure_items)))
@@ -304,8 +304,8 @@ class Dialogue:
             lines.append(t["summary_gaps"].format(items=_join(gap_items)))
         if state.causes:
             lines.append(t["summary_causes"].format(items=_join([self.content.causes[c].name for c in state.causes])))
-        unchecked = [n.topic for n in nodes.values()
-                     if n.red_flag and answered.get(n.id) is None and n.id not in state.gaps]
+        # Red flags never answered, or given up on: the closing repeats the emergency warning for them.
+        unchecked = [n.topic for n in nodes.values() if n.red_flag and answered.get(n.id) is None]
         said = [Utterance(node.id, Kind.SUMMARY, " ".join(lines))]
         if unchecked and disposition != "emergency":
             said.append(Utterance(node.id, Kind.CONDITIONAL_EMERGENCY,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -48,6 +48,8 @@ class PhraseTable:
     """How to say the choices aloud, e.g. "yes, no, or not sure"."""
     intents: Mapping[str, tuple[str, ...]]
     """Intent name -> normalized phrases, in file order."""
+    lines: Mapping[str, int | None] = field(default_factory=dict)
+    """Intent name -> line it is defined on (for error messages)."""
 
     @classmethod
     def from_dict(cls, data: object, file: str, borrowed: Mapping[str, tuple[str, ...]]) -> PhraseTable:
@@ -89,7 +91,9 @@ class PhraseTable:
         if not isinstance(description, str) or not description.strip():
             raise ContentError("`description` must say the choices aloud, e.g. 'yes, no, or not sure'",
                                file=file, line=line_of(data), item=name)
-        table = cls(name=name, file=file, description=description.strip(), intents=MappingProxyType(intents))
+        lines = {intent: line_of(raw, intent) if intent in raw else line_of(data, "include") for intent in intents}
+        table = cls(name=name, file=file, description=description.strip(), intents=MappingProxyType(intents),
+                    lines=MappingProxyType(lines))
         table.check_unambiguous(file)
         return table
 
@@ -107,10 +111,15 @@ class PhraseTable:
         """
         pairs = list(self.phrases()) + (list(extra.phrases()) if extra else [])
         seen: dict[str, str] = {}
+
+        def line(intent: str) -> int | None:
+            return self.lines.get(intent) or (extra.lines.get(intent) if extra else None)
+
         for phrase, intent in pairs:
             if phrase in seen and seen[phrase] != intent:
                 raise ContentError(f"the phrase {phrase!r} means both {seen[phrase]!r} and {intent!r}",
-                                   file=file, item=phrase)
+                                   file=file, line=line(intent) if intent in self.intents else line(seen[phrase]),
+                                   item=phrase)
             seen[phrase] = intent
         for phrase, intent in pairs:
             for other, other_intent in pairs:
@@ -118,7 +127,7 @@ class PhraseTable:
                     raise ContentError(
                         f"the phrase {phrase!r} ({intent}) is the start of {other!r} ({other_intent}); "
                         "a listener could stop early and take the wrong answer, so reword one of them",
-                        file=file, item=phrase)
+                        file=file, line=line(intent), item=phrase)
 
 
 @dataclass(frozen=True)
@@ -187,7 +196,10 @@ class Grammars:
                 raise ContentError(f"the grammar {required!r} ({required}.yaml) is missing")
         commands = tables[COMMANDS]
         if set(commands.intents) != set(COMMAND_INTENTS):
-            raise ContentError(f"commands must be exactly {', '.join(COMMAND_INTENTS)}", file=commands.file)
+            odd = sorted(set(commands.intents) ^ set(COMMAND_INTENTS))
+            raise ContentError(f"commands must be exactly {', '.join(COMMAND_INTENTS)} (check {', '.join(odd)})",
+                               file=commands.file, line=min((v for v in commands.lines.values() if v), default=None),
+                               item="intents")
         for table in tables.values():
             if table.name != COMMANDS:
                 table.check_unambiguous(table.file, extra=commands)

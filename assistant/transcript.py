@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +16,10 @@ from typing import Any
 
 from assistant.dialogue import Reply, Turn
 from assistant.errors import AssistantError
+
+
+class TranscriptError(AssistantError):
+    """The transcript cannot be written."""
 
 
 def default_path(now: float | None = None) -> Path:
@@ -42,13 +47,18 @@ class Transcript:
         """Create (mode 0600) or append to the file."""
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.fchmod(self._fd, 0o600)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
-            raise AssistantError(
+            raise TranscriptError(
                 f"cannot write the transcript at {self.path}: {exc.strerror}. "
                 "Choose a writable place with --transcript PATH."
             ) from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise TranscriptError(f"the transcript path {self.path} is not a regular file; "
+                                  "choose a file with --transcript PATH.")
+        os.fchmod(fd, 0o600)
+        self._fd = fd
         return self
 
     def close(self) -> None:
@@ -61,7 +71,13 @@ class Transcript:
         """Write one event line at once (one unbuffered write)."""
         record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": kind,
                   "content_version": self.content_version, **fields}
-        os.write(self._fd, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        data = memoryview((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        try:
+            while data:
+                data = data[os.write(self._fd, data):]
+        except OSError as exc:
+            raise TranscriptError(f"the transcript {self.path} could not be written ({exc.strerror}); "
+                                  "the session goes on, but it is not being saved") from exc
 
     def turn(self, turn: Turn | None, reply: Reply, at_node: str, **extra: Any) -> None:
         """Record what was heard at `at_node`, what the engine decided, and what it said."""

@@ -12,7 +12,12 @@ from assistant.errors import ContentError
 from assistant.grammar import Grammars
 
 EMERGENCY = "emergency"
-_PLACEHOLDERS = {"choices", "topic", "items", "advice"}
+PLACEHOLDERS: dict[str, set[str]] = {
+    "reprompt": {"choices"}, "silence": {"choices"}, "help": {"choices"}, "conditional_emergency": {"topic"},
+    "summary_yes": {"items"}, "summary_unsure": {"items"}, "summary_gaps": {"items"}, "summary_unchecked": {"items"},
+    "summary_causes": {"items"}, "summary_advice": {"advice"},
+}
+"""The placeholders the engine fills in, per template; any other template takes none."""
 
 
 class ContentErrors(ContentError):
@@ -55,10 +60,19 @@ def check(content: Content, grammars: Grammars) -> Iterator[ContentError]:
         yield ContentError("the disposition 'emergency' is required", file=content.file, item="dispositions")
         return
     for key, text in content.templates.items():
-        names = {field for _, field, _, _ in string.Formatter().parse(text) if field}
-        if names - _PLACEHOLDERS:
-            yield ContentError(f"unknown placeholder(s) {sorted(names - _PLACEHOLDERS)}; use {sorted(_PLACEHOLDERS)}",
-                               file=content.file, item=f"templates.{key}")
+        allowed = PLACEHOLDERS.get(key, set())
+        where = {"file": content.file, "line": content.template_lines.get(key), "item": f"templates.{key}"}
+        try:
+            names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+        except ValueError as exc:
+            yield ContentError(f"broken placeholder ({exc}); write {{name}} with both braces", **where)
+            continue
+        unknown = sorted(set(names) - allowed)
+        if unknown:
+            offer = "this template takes none"
+            if allowed:
+                offer = "use " + ", ".join("{" + name + "}" for name in sorted(allowed))
+            yield ContentError(f"unknown placeholder(s) {unknown}; {offer}", **where)
     for node in nodes.values():
         for target in node.targets():
             if target not in nodes:
@@ -137,7 +151,7 @@ def _can_finish(content: Content) -> set[str]:
     while changed:
         changed = False
         for node in content.nodes.values():
-            if node.id not in finishing and node.targets() and all(t in finishing for t in node.targets()):
+            if node.id not in finishing and any(t in finishing for t in node.targets()):
                 finishing.add(node.id)
                 changed = True
     return finishing

@@ -14,6 +14,12 @@ class LineDict(dict[str, Any]):
     """A mapping read from YAML that knows the 1-based line it started on."""
 
     line: int | None = None
+    key_lines: dict[str, int] | None = None
+    """1-based line of each key."""
+
+    def line_of_key(self, key: str) -> int | None:
+        """The line `key` was written on (falls back to the mapping's own line)."""
+        return (self.key_lines or {}).get(key, self.line)
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -24,6 +30,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     loader.flatten_mapping(node)
     result = LineDict()
     result.line = node.start_mark.line + 1
+    result.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in result:
@@ -31,6 +38,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
                 f"the key {key!r} appears twice; keep one", file=loader.name, line=key_node.start_mark.line + 1
             )
         result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[str(key)] = key_node.start_mark.line + 1
     return result
 
 
@@ -58,6 +66,8 @@ def parse_yaml(text: str, file: str) -> Any:
         loader.dispose()
 
 
-def line_of(data: object) -> int | None:
-    """The line a mapping started on, when it was read from YAML."""
-    return data.line if isinstance(data, LineDict) else None
+def line_of(data: object, key: str | None = None) -> int | None:
+    """The line a mapping started on (or one of its keys), when it was read from YAML."""
+    if not isinstance(data, LineDict):
+        return None
+    return data.line if key is None else data.line_of_key(key)

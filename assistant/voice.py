@@ -140,20 +140,22 @@ def _device(value: str | None) -> int | str | None:
     return int(value) if value is not None and value.isdigit() else value
 
 
-def load_listener(grammars: Grammars, name_or_file: str) -> Listener:
-    """A grammar by name, or a YAML file in the grammars/ format (it may include answers' intents)."""
+def load_grammar(grammars: Grammars, name_or_file: str) -> tuple[Grammars, str]:
+    """The grammars to use and the grammar name: a name from grammars/, or a YAML file in that format
+    (it may include answers' intents). The returned Grammars holds the file, for vocabulary checks."""
     path = Path(name_or_file)
     if path.suffix in (".yaml", ".yml"):
         if not path.is_file():
             raise AssistantError(f"grammar file not found: {path}")
+        name = _name_in(path)
         texts = {table.file: Path(table.file).read_text(encoding="utf-8") for table in grammars.tables.values()
-                 if table.name != _name_in(path)}
+                 if table.name != name}
         texts[str(path)] = path.read_text(encoding="utf-8")
-        return Grammars.from_yaml(texts).listener(_name_in(path))
+        return Grammars.from_yaml(texts), name
     if name_or_file not in grammars.tables:
         raise AssistantError(f"unknown grammar {name_or_file!r}; choose from {', '.join(sorted(grammars.tables))} "
                              "or give a .yaml file")
-    return grammars.listener(name_or_file or ANSWERS)
+    return grammars, name_or_file or ANSWERS
 
 
 def _name_in(path: Path) -> str:
@@ -165,9 +167,10 @@ def _name_in(path: Path) -> str:
 
 def recognize_files(args: argparse.Namespace, bundle: Bundle) -> Iterator[str]:
     """`tingle recognize`: one JSON line per WAV file, through the same listening path as a session."""
-    listener = load_listener(bundle.grammars, args.grammar)
+    grammars, name = load_grammar(bundle.grammars, args.grammar)
+    listener = grammars.listener(name)
     model_dir = resolve_model(args.model)
-    check_vocabulary(bundle.grammars, model_dir)
+    check_vocabulary(grammars, model_dir)
     recognizer = VoskRecognizer(model_dir).load()
     for wav in args.wavs:
         source = FileSource([wav], fast=True)

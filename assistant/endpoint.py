@@ -6,19 +6,24 @@ finished. Rules, first match wins (trailing silence = time since the last frame 
 1. `complete`: the partial text is already a whole phrase of this prompt and `complete_silence` has passed.
 2. `stable`: after speech began, the partial text is a whole phrase and has not changed for `stable_time`
    (noise that never goes quiet, such as babble, cannot hold the turn open).
-3. `silence`: `end_silence` of trailing silence after any speech.
-4. `model`: the recognizer's own endpoint fired.
-5. `max_length`: speech has gone on for `max_utterance`.
-6. `timeout`: no speech at all within `no_speech_timeout`.
+3. `silence`: `end_silence` of trailing silence after speech the recognizer heard words in (a loud noise
+   with no words is forgotten and listening goes on).
+4. `max_length`: speech has gone on for `max_utterance`.
+5. `timeout`: no speech at all within `no_speech_timeout`.
 
-The speech level adapts to the background: a frame is speech when it is `start_margin_db` above the
-tracked noise floor (and above `min_speech_dbfs`); it stays speech while `hold_margin_db` above it.
+The recognizer's own endpoint is not a rule: it fired inside answers ("yes i | have") and, in grammar mode,
+later than rule 3 anyway (median 0.8 s after the end of speech, measured).
+
+The speech level adapts to the background: the noise floor is a low percentile of the recent frame levels;
+a frame is speech when it is `start_margin_db` above the floor (and above `min_speech_dbfs`); it stays
+speech while `hold_margin_db` above it.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
+from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -32,7 +37,6 @@ class Decision(StrEnum):
     COMPLETE = "complete"
     STABLE = "stable"
     SILENCE = "silence"
-    MODEL = "model"
     MAX_LENGTH = "max_length"
     TIMEOUT = "timeout"
 
@@ -59,6 +63,13 @@ class EndpointConfig:
     """Frames quieter than this are never speech (dBFS)."""
     min_speech_time: float = 0.06
     """Speech must last this long before it counts as started (s)."""
+    floor_window: float = 1.5
+    """The noise floor is a low percentile of the levels over this much recent audio (s)."""
+    floor_percentile: float = 0.1
+    """Which percentile of recent levels is taken as the floor (0..1)."""
+    initial_floor_dbfs: float = -60.0
+    """Until `floor_window` of audio has been heard, the floor is at most this (dBFS): an answer that starts
+    at the very first sample (talking over the tone) still counts as speech."""
     frame: float = 0.01
     """Analysis frame length (s)."""
 
@@ -90,8 +101,9 @@ class Endpointer:
     _partial: str = ""
     _partial_since: float = 0.0
     _carry: array[int] = field(default_factory=lambda: array("h"))
+    _levels: deque[float] = field(default_factory=deque)
 
-    def feed(self, pcm: bytes, partial: str, is_complete: bool, model_endpoint: bool = False) -> Decision:
+    def feed(self, pcm: bytes, partial: str, is_complete: bool) -> Decision:
         """Take the next chunk of 16-bit mono PCM and the recognizer's partial text after it."""
         samples = array("h")
         samples.frombytes(pcm[: len(pcm) - len(pcm) % 2])
@@ -102,14 +114,13 @@ class Endpointer:
             del self._carry[:step]
         if partial != self._partial:
             self._partial, self._partial_since = partial, self.elapsed
-        return self._decide(is_complete, model_endpoint)
+        return self._decide(is_complete)
 
     def _frame(self, frame: array[int]) -> None:
         cfg = self.config
         level = frame_dbfs(frame)
         self.elapsed += cfg.frame
-        if self.floor_db is None:
-            self.floor_db = level
+        self.floor_db = self._floor(level)
         in_speech = self.last_speech_at is not None and self.elapsed - self.last_speech_at < cfg.frame * 1.5
         margin = cfg.hold_margin_db if in_speech else cfg.start_margin_db
         loud = level >= max(self.floor_db + margin, cfg.min_speech_dbfs)
@@ -121,10 +132,19 @@ class Endpointer:
                 self.last_speech_at = self.elapsed
         else:
             self._run = 0.0
-            # The floor follows quiet frames: down at once, up slowly (so speech does not raise it).
-            self.floor_db = level if level < self.floor_db else self.floor_db + 0.05 * (level - self.floor_db)
 
-    def _decide(self, is_complete: bool, model_endpoint: bool) -> Decision:
+    def _floor(self, level: float) -> float:
+        cfg = self.config
+        self._levels.append(level)
+        if len(self._levels) > cfg.floor_window / cfg.frame:
+            self._levels.popleft()
+        ordered = sorted(self._levels)
+        floor = ordered[int(cfg.floor_percentile * (len(ordered) - 1))]
+        if self.elapsed < cfg.floor_window:
+            floor = min(floor, cfg.initial_floor_dbfs)
+        return floor
+
+    def _decide(self, is_complete: bool) -> Decision:
         cfg = self.config
         if self.speech_started_at is None or self.last_speech_at is None:
             # Without speech energy a recognized phrase is not trusted (Vosk can "hear" words in noise).
@@ -135,9 +155,12 @@ class Endpointer:
         if is_complete and self.elapsed - self._partial_since >= cfg.stable_time:
             return Decision.STABLE
         if trailing >= cfg.end_silence:
+            if not self._partial:
+                # Loud, then quiet, and the recognizer heard no words at all: that was a noise, not an answer.
+                # Keep listening (the no-speech timeout still runs from the start of the turn).
+                self.speech_started_at = self.last_speech_at = None
+                return Decision.TIMEOUT if self.elapsed >= cfg.no_speech_timeout else Decision.CONTINUE
             return Decision.SILENCE
-        if model_endpoint:
-            return Decision.MODEL
         if self.elapsed - self.speech_started_at >= cfg.max_utterance:
             return Decision.MAX_LENGTH
         return Decision.CONTINUE

@@ -50,15 +50,19 @@ class PhraseTable:
     """Intent name -> normalized phrases, in file order."""
     lines: Mapping[str, int | None] = field(default_factory=dict)
     """Intent name -> line it is defined on (for error messages)."""
+    typed_only: frozenset[str] = frozenset()
+    """Phrases understood when typed but not given to the speech recognizer (they confuse it)."""
 
     @classmethod
-    def from_dict(cls, data: object, file: str, borrowed: Mapping[str, tuple[str, ...]]) -> PhraseTable:
+    def from_dict(cls, data: object, file: str, borrowed: Mapping[str, tuple[str, ...]],
+                  borrowed_typed: frozenset[str] = frozenset()) -> PhraseTable:
         """Build a table from parsed YAML; `borrowed` supplies intents named under `include`."""
         if not isinstance(data, dict):
             raise ContentError("a grammar file must be a mapping with `name` and `intents`", file=file)
-        unknown = set(data) - {"name", "intents", "include", "description"}
+        unknown = set(data) - {"name", "intents", "include", "description", "typed_only"}
         if unknown:
-            raise ContentError(f"unknown keys {sorted(unknown)}; allowed: name, intents, include, description",
+            raise ContentError(f"unknown keys {sorted(unknown)}; allowed: name, intents, include, description, "
+                               "typed_only",
                                file=file, line=line_of(data))
         name = data.get("name")
         if not isinstance(name, str) or not _INTENT_NAME.match(name):
@@ -79,6 +83,17 @@ class PhraseTable:
                 raise ContentError("a phrase is empty after removing punctuation", file=file,
                                    line=line_of(raw), item=intent)
             intents[intent] = cleaned
+        typed_raw = data.get("typed_only") or {}
+        if not isinstance(typed_raw, dict):
+            raise ContentError("`typed_only` must map intents to phrases", file=file, line=line_of(data, "typed_only"))
+        typed_only: set[str] = set()
+        for intent, phrases in typed_raw.items():
+            if intent not in intents or not isinstance(phrases, list):
+                raise ContentError("`typed_only` adds phrases to an intent defined above", file=file,
+                                   line=line_of(typed_raw, str(intent)), item=str(intent))
+            extra = tuple(normalize(str(p)) for p in phrases)
+            intents[intent] = tuple(dict.fromkeys(intents[intent] + extra))
+            typed_only.update(extra)
         for intent in data.get("include", []) or []:
             if intent not in borrowed:
                 raise ContentError(f"`include` names {intent!r}, which {ANSWERS}.yaml does not define",
@@ -87,13 +102,14 @@ class PhraseTable:
                 raise ContentError("intent is both defined and included; keep one", file=file,
                                    line=line_of(data), item=intent)
             intents[intent] = borrowed[intent]
+            typed_only.update(p for p in borrowed[intent] if p in borrowed_typed)
         description = data.get("description")
         if not isinstance(description, str) or not description.strip():
             raise ContentError("`description` must say the choices aloud, e.g. 'yes, no, or not sure'",
                                file=file, line=line_of(data), item=name)
         lines = {intent: line_of(raw, intent) if intent in raw else line_of(data, "include") for intent in intents}
         table = cls(name=name, file=file, description=description.strip(), intents=MappingProxyType(intents),
-                    lines=MappingProxyType(lines))
+                    lines=MappingProxyType(lines), typed_only=frozenset(typed_only))
         table.check_unambiguous(file)
         return table
 
@@ -142,14 +158,16 @@ class Listener:
     """The question's own answer intents, in file order."""
     choices: str
     """The answers, as said aloud in reprompts and help."""
+    typed_only: frozenset[str] = frozenset()
+    """Phrases matched when typed, left out of the speech recognizer's grammar."""
 
     def match(self, text: str) -> str | None:
         """The intent of `text`, or None when it is not exactly one of the phrases."""
         return self.table.get(normalize(text))
 
     def phrases(self) -> tuple[str, ...]:
-        """Every phrase this prompt accepts (for the speech recognizer's grammar)."""
-        return tuple(self.table)
+        """The phrases the speech recognizer listens for (all but the typed-only ones)."""
+        return tuple(p for p in self.table if p not in self.typed_only)
 
     def is_complete_phrase(self, text: str) -> bool:
         """True when `text` already is a whole phrase (an end-of-speech hint)."""
@@ -185,8 +203,9 @@ class Grammars:
         ordered = sorted(documents.items(), key=lambda item: name_of(item[1]) != ANSWERS)
         tables: dict[str, PhraseTable] = {}
         for file, doc in ordered:
-            borrowed = tables[ANSWERS].intents if ANSWERS in tables else {}
-            table = PhraseTable.from_dict(doc, file, borrowed)
+            answers = tables.get(ANSWERS)
+            table = PhraseTable.from_dict(doc, file, answers.intents if answers else {},
+                                          answers.typed_only if answers else frozenset())
             if table.name in tables:
                 raise ContentError(f"grammar name {table.name!r} is also used by {tables[table.name].file}",
                                    file=file, item=table.name)
@@ -211,13 +230,15 @@ class Grammars:
         phrases = dict((p, i) for p, i in table.phrases())
         phrases.update((p, i) for p, i in self.tables[COMMANDS].phrases())
         return Listener(grammar=grammar, table=MappingProxyType(phrases), answer_intents=tuple(table.intents),
-                        choices=table.description)
+                        choices=table.description, typed_only=table.typed_only | self.tables[COMMANDS].typed_only)
 
     def all_words(self) -> dict[str, str]:
-        """Every word used by any phrase -> the file it first appears in (for vocabulary checks)."""
+        """Every word the recognizer may hear -> the file it first appears in (for vocabulary checks)."""
         words: dict[str, str] = {}
         for table in self.tables.values():
             for phrase, _ in table.phrases():
+                if phrase in table.typed_only:
+                    continue
                 for word in phrase.split():
                     words.setdefault(word, table.file)
         return words

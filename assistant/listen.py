@@ -11,8 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from assistant.audio import silence
 from assistant.endpoint import Decision, EndpointConfig, Endpointer
 from assistant.recognizer import Recognition, RecognitionSession
+
+LEAD_IN_SECONDS = 0.3
+"""Silence given to the recognizer before each turn's audio: without it, an answer that starts at the very
+first sample (talking over the tone) loses its first word ("[unk] need help now")."""
 
 
 class AudioSource(Protocol):
@@ -50,6 +55,7 @@ def listen_once(source: AudioSource, session: RecognitionSession, config: Endpoi
                 clock: Callable[[], float] = time.monotonic) -> Capture:
     """Feed chunks until the end-of-speech rules say stop; return the final recognition."""
     endpointer = Endpointer(config=config, sample_rate=source.rate)
+    session.feed(silence(LEAD_IN_SECONDS, source.rate))  # context for an answer that starts at once
     while True:
         pcm = source.read()
         if pcm is None:
@@ -57,11 +63,11 @@ def listen_once(source: AudioSource, session: RecognitionSession, config: Endpoi
             return Capture(recognition=None, rule=Decision.TIMEOUT, input_ended=True,
                            audio_seconds=endpointer.elapsed, decided_at=clock())
         session.feed(pcm)
-        rule = endpointer.feed(pcm, session.partial, session.partial_is_complete, session.endpoint)
+        rule = endpointer.feed(pcm, session.partial, session.partial_is_complete)
         if rule is not Decision.CONTINUE:
             break
-    recognition = session.finish()
-    if rule is Decision.TIMEOUT and not recognition.text:
-        recognition = None
+    recognition: Recognition | None = session.finish()
+    if rule is Decision.TIMEOUT:
+        recognition = None  # no speech was heard: words "recognized" in quiet are not trusted
     return Capture(recognition=recognition, rule=rule, speech_start=endpointer.speech_started_at,
                    speech_end=endpointer.last_speech_at, audio_seconds=endpointer.elapsed, decided_at=clock())

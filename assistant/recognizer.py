@@ -7,7 +7,11 @@ and wrong words can come back with confidence 1.0. So:
 * a result is accepted only if its text is exactly one phrase of the prompt (else it is a no-match);
 * a word stretched over `MAX_WORD_SECONDS` is noise, not speech (Vosk hears steady noise as "help");
 * `uncertain` is set when a close alternative (within `UNCERTAIN_MARGIN` of the best path score) means
-  something else, is empty, or is "[unk]". Measured across espeak-ng and flite voices: word confidences in
+  something else, or nothing (empty or only "[unk]"); a yes or no with "nothing" within `REJECT_MARGIN` is
+  taken as noise;
+* safe-side intents (`SALVAGE`: emergency, unsure) are kept when Vosk wraps them in stray words.
+
+Measured across espeak-ng and flite voices: word confidences in
   grammar mode are not informative, and a free-form cross-check rejects ~23% of correct answers.
 """
 
@@ -16,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,15 @@ UNK = "[unk]"
 MAX_ALTERNATIVES = 3
 UNCERTAIN_MARGIN = 2.0
 """Path-score gap (Vosk alternative 'confidence' units) under which a differing alternative is a real doubt."""
+REJECT_MARGIN = 0.5
+"""When "nothing" (an empty or all-[unk] alternative) is this close to a yes or no, that answer is noise."""
+DECISIVE = frozenset({"yes", "no"})
+"""Answers that steer the triage most; they are rejected, not just doubted, when nothing is as likely."""
+HOMOPHONE_TIE = 0.01
+"""Alternatives whose path scores differ by less than this sound the same (Vosk 'confidence' units)."""
+SALVAGE = frozenset({"emergency", "unsure"})
+"""Intents whose every reading errs on the safe side: they are still taken (marked uncertain) when Vosk wraps
+them in unknown or stray words ("[unk] need help now", "them call an ambulance", "i not sure")."""
 MAX_WORD_SECONDS = 1.5
 SAMPLE_RATE = 16000
 log = logging.getLogger(__name__)
@@ -64,7 +77,17 @@ def interpret(result: dict[str, Any], listener: Listener) -> Recognition:
     if not text:
         return Recognition(text="", intent=None, confidence=0.0, uncertain=False, alternatives=listing)
     intent = None if UNK in text else listener.match(text)
+    if intent is None and UNK not in text:
+        # Homophones ("know"/"no") score exactly alike: the recognizer cannot tell them apart, so take the
+        # reading that is a phrase.
+        for other, score, other_words in scored[1:]:
+            if abs(score - best) <= HOMOPHONE_TIE and listener.match(other) is not None:
+                text, words, intent = other, other_words, listener.match(other)
+                break
     if intent is None:
+        salvaged = _salvage(text, listener)
+        if salvaged is not None:
+            return Recognition(text=text, intent=salvaged, confidence=0.0, uncertain=True, alternatives=listing)
         return Recognition(text=text, intent=None, confidence=0.0, uncertain=False, alternatives=listing,
                            rejected="not one of this question's phrases")
     long_word = next((w for w in words if float(w.get("end", 0)) - float(w.get("start", 0)) > MAX_WORD_SECONDS), None)
@@ -73,14 +96,28 @@ def interpret(result: dict[str, Any], listener: Listener) -> Recognition:
                            rejected=f"the word {long_word.get('word')!r} lasted too long to be speech")
     competitor = None
     for other, score, _ in scored[1:]:
-        other_intent = None if (not other or UNK in other) else listener.match(other)
-        if other_intent != intent and (other_intent is not None or not other or UNK in other):
+        core = " ".join(w for w in other.split() if w != UNK)
+        nothing = not core
+        if nothing and intent in DECISIVE and best - score < REJECT_MARGIN:
+            return Recognition(text=text, intent=None, confidence=0.0, uncertain=False, alternatives=listing,
+                               rejected="hearing nothing is almost as likely: noise, not an answer")
+        other_intent = None if nothing else listener.match(core)
+        if other_intent != intent and (other_intent is not None or nothing):
             competitor = score
             break
     margin = best - competitor if competitor is not None else None
     uncertain = margin is not None and margin < UNCERTAIN_MARGIN
     confidence = 1.0 if margin is None else max(0.0, min(1.0, margin / (2 * UNCERTAIN_MARGIN)))
     return Recognition(text=text, intent=intent, confidence=confidence, uncertain=uncertain, alternatives=listing)
+
+
+def _salvage(text: str, listener: Listener) -> str | None:
+    """A SALVAGE intent inside a result that is not exactly a phrase, or None."""
+    words = " " + " ".join(w for w in text.split() if w != UNK) + " "
+    for phrase, intent in listener.table.items():
+        if intent in SALVAGE and f" {phrase} " in words:
+            return intent
+    return None
 
 
 @dataclass
@@ -127,6 +164,10 @@ class VoskRecognizer:
                                  "Delete it and run scripts/setup, or pass another model with --model.") from exc
         return self
 
+    def forget(self) -> None:
+        """Drop the recognizers (and what they adapted to the last speaker); the model stays loaded."""
+        self._recognizers.clear()
+
     def session(self, listener: Listener, sample_rate: int = SAMPLE_RATE) -> RecognitionSession:
         """A recognizer ready for one utterance of this prompt, for audio at `sample_rate` Hz."""
         import vosk
@@ -150,37 +191,47 @@ class RecognitionSession:
     recognizer: Any
     listener: Listener
     partial: str = ""
-    """Latest partial text."""
-    endpoint: bool = False
-    """Vosk's own endpoint rule fired."""
-    _segment: dict[str, Any] | None = field(default=None, repr=False)
+    """Text so far: closed segments (see below) and the running partial."""
+    _segments: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    """Pieces Vosk closed at its own endpoint inside this answer ("yes i" | "have"), in order."""
 
     def feed(self, pcm: bytes) -> None:
         """Give the next chunk of 16-bit mono PCM at the recognizer's rate."""
         if self.recognizer.AcceptWaveform(pcm):
-            self.endpoint = True
             result = json.loads(self.recognizer.Result())
-            texts = result.get("alternatives", [{}])
-            self.partial = str(texts[0].get("text", "")) if texts else ""
-            self._segment = result
+            if _has_text(result):  # Vosk also closes empty segments (leading silence)
+                self._segments.append(result)
+            running = ""
         else:
-            self.partial = str(json.loads(self.recognizer.PartialResult()).get("partial", ""))
+            running = str(json.loads(self.recognizer.PartialResult()).get("partial", ""))
+        self.partial = " ".join([*(_best_text(s) for s in self._segments), running]).strip()
 
     @property
     def partial_is_complete(self) -> bool:
-        """The partial text already is a whole phrase of the prompt."""
+        """The text so far already is a whole phrase of the prompt."""
         return bool(self.partial) and self.listener.is_complete_phrase(self.partial)
 
     def finish(self) -> Recognition:
         """Final result of the utterance; leaves the recognizer ready for the next one."""
         final = json.loads(self.recognizer.FinalResult())
-        if self._segment is not None and not _has_text(final):
-            final = self._segment  # Vosk already closed the utterance at its own endpoint
-        return interpret(final, self.listener)
+        pieces = [*self._segments, *([final] if _has_text(final) else [])]
+        if len(pieces) <= 1:
+            return interpret(pieces[0] if pieces else final, self.listener)
+        joined = {"alternatives": [{
+            "text": " ".join(_best_text(p) for p in pieces),
+            "confidence": sum(float((p.get("alternatives") or [p])[0].get("confidence", 0.0)) for p in pieces),
+            "result": [w for p in pieces for w in ((p.get("alternatives") or [p])[0].get("result") or [])],
+        }]}
+        recognition = interpret(joined, self.listener)
+        # Stitched from pieces, the alternatives of the whole are unknown: a risky answer gets confirmed.
+        return replace(recognition, uncertain=recognition.intent is not None)
+
+
+def _best_text(result: dict[str, Any]) -> str:
+    alternatives = result.get("alternatives")
+    best = alternatives[0] if alternatives else result
+    return str(best.get("text", "")).strip()
 
 
 def _has_text(result: dict[str, Any]) -> bool:
-    alternatives = result.get("alternatives")
-    if alternatives:
-        return bool(str(alternatives[0].get("text", "")).strip())
-    return bool(str(result.get("text", "")).strip())
+    return bool(_best_text(result))

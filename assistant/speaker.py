@@ -28,6 +28,12 @@ log = logging.getLogger(__name__)
 DEFAULT_RATE = 175
 """Words per minute (espeak-ng's default)."""
 RATE_STEP = 25
+CHARS_PER_WORD = 6
+"""Characters per spoken word, spaces included, for a rough length estimate."""
+MIN_SPEECH_FRACTION = 0.25
+"""A rendering shorter than this fraction of the estimate is treated as cut off (espeak-ng speaks ~2x the
+nominal rate, so real renderings are around 0.5 of the estimate)."""
+RENDER_ATTEMPTS = 3
 MIN_RATE, MAX_RATE = 100, 275
 
 
@@ -59,6 +65,7 @@ class Pyttsx3Synthesizer:
     render_timeout: float = 8.0
     """Longest wait for one rendering (s)."""
     _count: int = field(default=0, init=False)
+    _finished: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _engine: Any = field(default=None, init=False, repr=False)
     _dir: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False, repr=False)
 
@@ -74,26 +81,37 @@ class Pyttsx3Synthesizer:
             if self.voice:
                 engine.setProperty("voice", _find_voice(engine, self.voice))
             engine.setProperty("volume", self.volume)
+            engine.connect("finished-utterance", lambda name, completed: self._finished.set())
             self._engine = engine
             self._dir = tempfile.TemporaryDirectory(prefix="tingle-tts-")
         return self._engine
 
     def synthesize(self, text: str, rate: int) -> Pcm:
+        # The espeak driver now and then hands back an empty or cut rendering (a race inside pyttsx3):
+        # anything far shorter than the text needs is rendered again.
+        shortest = MIN_SPEECH_FRACTION * len(text) / (rate * CHARS_PER_WORD / 60)
+        for _ in range(RENDER_ATTEMPTS):
+            pcm = self._render_once(text, rate)
+            if pcm.seconds >= shortest:
+                return pcm
+            log.info("speech rendering came back short (%.2f s for %d characters); rendering again",
+                     pcm.seconds, len(text))
+        raise AssistantError(f"the speech engine keeps returning cut-off audio ({pcm.seconds:.2f} s)")
+
+    def _render_once(self, text: str, rate: int) -> Pcm:
         engine = self._ready()
         if self._dir is None:
             raise AssistantError("speech engine not ready")
         self._count += 1
         path = Path(self._dir.name) / f"say-{self._count}.wav"
         engine.setProperty("rate", rate)
+        self._finished.clear()
         engine.save_to_file(text, str(path))
         engine.runAndWait()
         # pyttsx3's espeak driver can return from runAndWait while espeak is still rendering in its own
-        # thread; the file is written when rendering ends. Wait for that, with a bound.
-        deadline = time.monotonic() + self.render_timeout
-        while engine.isBusy() or not path.exists():
-            if time.monotonic() > deadline:
-                raise AssistantError(f"the speech engine did not finish within {self.render_timeout:.0f} s")
-            time.sleep(0.002)
+        # thread; the file is complete only once the driver reports the utterance finished.
+        if not self._finished.wait(self.render_timeout) or not path.exists():
+            raise AssistantError(f"the speech engine did not finish within {self.render_timeout:.0f} s")
         pcm = read_wav(path)
         path.unlink(missing_ok=True)
         return pcm

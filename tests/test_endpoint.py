@@ -89,19 +89,27 @@ def test_a_phrase_without_speech_energy_is_not_trusted() -> None:
     assert decision is Decision.TIMEOUT
 
 
-def test_model_endpoint_is_respected() -> None:
+def test_steady_background_does_not_end_the_turn_before_the_answer() -> None:
     ep = Endpointer()
-    run(ep, noise(0.2) + tone(0.3))
-    assert ep.feed(noise(0.04), "", False, model_endpoint=True) is Decision.MODEL
-
-
-def test_floor_adapts_to_steady_background() -> None:
-    ep = Endpointer()
-    decision, _ = run(ep, noise(1.5, level=0.05), partial="", complete=False)
-    assert decision is Decision.CONTINUE and not ep.heard_speech
-    decision, _ = run(ep, tone(0.4, level=0.5) + noise(1.0, level=0.05, seed=9), partial="no", complete=True,
-                       words_at=1.7)
+    decision, _ = run(ep, noise(3.0, level=0.05), partial="", complete=False)
+    assert decision is Decision.CONTINUE and not ep.heard_speech  # the floor has learnt the background
+    decision, at = run(ep, tone(0.4, level=0.5) + noise(1.0, level=0.05, seed=9), partial="no", complete=True,
+                       words_at=3.3)
     assert decision is Decision.COMPLETE and ep.heard_speech
+    assert 3.4 + 0.15 <= at <= 3.4 + 0.15 + CHUNK + 0.011
+
+
+def test_answer_from_the_very_first_sample_is_heard() -> None:
+    ep = Endpointer()
+    decision, at = run(ep, tone(0.4) + bytes(RATE * 2), partial="yes", complete=True, words_at=0.35)
+    assert decision is Decision.COMPLETE and ep.speech_started_at == 0.0
+    assert 0.55 <= at <= 0.55 + CHUNK + 0.011
+
+
+def test_a_wordless_noise_burst_is_forgotten() -> None:
+    ep = Endpointer()
+    decision, _ = run(ep, bytes(RATE) + tone(0.2) + bytes(RATE * 3), partial="", complete=False)
+    assert decision is Decision.CONTINUE and not ep.heard_speech
 
 
 def test_other_sample_rates() -> None:

@@ -225,7 +225,7 @@ def test_garbage_at_the_spread_question_lists_its_answers(tmp_path: Path, bundle
     before = plan.questions.index("spread")
     result = run_text(tmp_path / "t.jsonl", [*plan.typed[:before], "my foot"], tmp_path)
     at = result.lines.index(question(bundle, "spread"))
-    assert result.lines[at + 1] == "Sorry, I didn't catch that. Please say arm, leg, both, or neither."
+    assert result.lines[at + 1] == "Sorry, I didn't catch that. Please say arm, leg, both places, or neither."
     assert result.lines[at + 2] == question(bundle, "spread")
     assert_closed(result, bundle)
 

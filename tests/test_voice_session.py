@@ -1,0 +1,240 @@
+"""Whole voice sessions and commands through the command line, as a user (or CI) runs them: subprocesses.
+
+User turns are synthesized (espeak-ng en-us, speed 1.0, 0.3 s / 0.6 s of silence around) and given with
+--audio-in; what the assistant says goes to --audio-out. Each test takes a few seconds (one process start,
+one model load).
+"""
+
+from __future__ import annotations
+
+import json
+import wave
+from pathlib import Path
+from typing import Any
+
+import pytest
+from voice_support import require_voice_stack, run_cli, wav_summary, write_turn
+
+from assistant.errors import AssistantError
+from assistant.speaker import DEFAULT_RATE, Pyttsx3Synthesizer
+from assistant.validate import Bundle
+from bench.corpus import TEST_VOICES
+
+pytestmark = pytest.mark.voice
+
+VOICE = TEST_VOICES[0]
+EMERGENCY_LINE = "Call emergency services now"
+RENDERS = 120
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _voice_stack() -> None:
+    require_voice_stack()
+
+
+def turns(tmp_path: Path, *texts: str) -> list[Path]:
+    return [write_turn(tmp_path / f"turn{i}.wav", text, VOICE) for i, text in enumerate(texts)]
+
+
+def events(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def no_traceback(result: Any) -> None:
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result.stderr
+
+
+def one_error_line(result: Any) -> str:
+    """The single `tingle: ...` line on stderr (other stderr lines, e.g. audio-library chatter, are allowed)."""
+    no_traceback(result)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("tingle:")]
+    assert len(lines) == 1, f"expected one 'tingle:' error line, got stderr:\n{result.stderr}"
+    return lines[0]
+
+
+def session(tmp_path: Path, *texts: str) -> tuple[Any, list[dict[str, Any]], Path]:
+    transcript, out = tmp_path / "t.jsonl", tmp_path / "out.wav"
+    result = run_cli(["--audio-in", *turns(tmp_path, *texts), "--audio-out", out, "--transcript", transcript,
+                      "--fast"], tmp_path)
+    no_traceback(result)
+    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result, events(transcript), out
+
+
+def turn_at(log: list[dict[str, Any]], node: str) -> dict[str, Any]:
+    found = [e for e in log if e["event"] == "turn" and e["node"] == node]
+    assert found, f"no turn at {node}: {[(e['event'], e.get('node'), e.get('intent')) for e in log]}"
+    return found[-1]
+
+
+def test_yes_to_the_first_red_flag_gives_emergency_advice(tmp_path: Path) -> None:
+    result, log, out = session(tmp_path, "yes")
+    assert "Speech is not working" not in result.stdout, f"speech fell back to text:\n{result.stdout[:600]}"
+    turn = turn_at(log, "rf_leg_weakness")
+    assert turn["intent"] == "yes", turn
+    first = turn["said"][0]
+    assert first["kind"] == "emergency" and EMERGENCY_LINE in first["text"], turn["said"]
+    assert log[-1]["event"] == "end" and log[-1]["disposition"] == "emergency"
+    assert EMERGENCY_LINE in result.stdout
+    channels, width, rate, seconds, loud = wav_summary(out)
+    assert (channels, width) == (1, 2) and rate > 0
+    assert seconds > 10 and loud > 5, f"{out}: {seconds:.1f} s long, {loud:.1f} s above -45 dBFS"
+
+
+def test_five_noes_then_i_need_help_now(tmp_path: Path) -> None:
+    _, log, _ = session(tmp_path, "no", "no", "no", "no", "no", "I need help now")
+    heard = [(e["node"], e["intent"]) for e in log if e["event"] == "turn"]
+    assert heard == [("rf_leg_weakness", "no"), ("rf_walking", "no"), ("rf_bladder_bowel", "no"),
+                     ("rf_saddle", "no"), ("rf_urination", "no"), ("doc_fever", "emergency")], heard
+    last = turn_at(log, "doc_fever")
+    assert last["said"][0]["kind"] == "emergency" and EMERGENCY_LINE in last["said"][0]["text"], last["said"]
+    assert log[-1]["event"] == "end" and log[-1]["disposition"] == "emergency"
+
+
+def test_audio_files_running_out_ends_cleanly_with_a_summary(tmp_path: Path) -> None:
+    result, log, _ = session(tmp_path, "no", "no")
+    assert "Here is a short summary" in result.stdout
+    closing = [e for e in log if e["event"] == "turn" and e.get("heard") == "(end of input)"]
+    assert len(closing) == 1 and closing[0]["node"] == "rf_bladder_bowel", log
+    assert any(u["kind"] == "summary" for u in closing[0]["said"])
+    assert log[-1]["event"] == "end"
+
+
+def test_speech_is_rendered_whole_every_time(bundle: Bundle) -> None:
+    """The emergency advice, rendered again and again, always comes out complete (never cut, never empty)."""
+    text = " ".join(bundle.content.dispositions["emergency"].say)
+    synthesizer = Pyttsx3Synthesizer()
+    lengths: list[float] = []
+    errors: list[str] = []
+    for _ in range(RENDERS):
+        try:
+            lengths.append(round(synthesizer.synthesize(text, DEFAULT_RATE).seconds, 2))
+        except AssistantError as exc:
+            errors.append(str(exc))
+    longest = max(lengths, default=0.0)
+    short = [x for x in lengths if x < longest - 0.1]
+    assert not errors and not short, (f"{RENDERS} renderings of the emergency advice: {len(errors)} failed "
+                                      f"({errors[:2]}), {len(short)} cut short {sorted(short)} (full: {longest} s)")
+
+
+def _recognize_lines(result: Any) -> list[dict[str, Any]]:
+    no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    for line in lines:
+        assert {"file", "text", "intent", "confidence", "uncertain"} <= set(line), line
+    return lines
+
+
+def test_recognize_prints_one_json_line_per_file(tmp_path: Path) -> None:
+    files = turns(tmp_path, "yes", "not sure", "the weather is nice today")
+    lines = _recognize_lines(run_cli(["recognize", "--grammar", "answers", *files], tmp_path))
+    assert [line["file"] for line in lines] == [str(f) for f in files]
+    assert [line["intent"] for line in lines] == ["yes", "unsure", None], lines
+
+
+CUSTOM = """\
+# A custom grammar in the grammars/ format.
+name: colour
+description: red, green, or blue
+include: [unsure]
+intents:
+  red: [red, red please]
+  green: [green, green please]
+  blue: [blue]
+"""
+
+
+def test_recognize_with_a_custom_grammar_file(tmp_path: Path) -> None:
+    grammar = tmp_path / "colour.yaml"
+    grammar.write_text(CUSTOM, encoding="utf-8")
+    files = turns(tmp_path, "green", "not sure", "stop")
+    lines = _recognize_lines(run_cli(["recognize", "--grammar", grammar, *files], tmp_path))
+    assert [line["intent"] for line in lines] == ["green", "unsure", "stop"], lines
+
+
+def test_recognize_reports_a_custom_grammar_word_the_model_lacks(tmp_path: Path) -> None:
+    grammar = tmp_path / "colour.yaml"
+    grammar.write_text(CUSTOM.replace("blue: [blue]", "blue: [blue, zorblaxx]"), encoding="utf-8")
+    result = run_cli(["recognize", "--grammar", grammar, *turns(tmp_path, "green")], tmp_path)
+    assert result.returncode != 0 and "zorblaxx" in one_error_line(result)
+
+
+def _write_bad(path: Path, kind: str) -> Path:
+    if kind == "garbage":
+        path.write_bytes(bytes(range(256)) * 4)
+    elif kind == "truncated":
+        path.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
+    elif kind == "8-bit":
+        with wave.open(str(path), "wb") as writer:
+            writer.setnchannels(1)
+            writer.setsampwidth(1)
+            writer.setframerate(16000)
+            writer.writeframes(bytes([128]) * 8000)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["missing", "garbage", "truncated", "8-bit", "empty"])
+def test_bad_audio_in_file_is_one_clear_error(tmp_path: Path, kind: str) -> None:
+    bad = _write_bad(tmp_path / f"{kind}.wav", kind)
+    good = write_turn(tmp_path / "yes.wav", "yes", VOICE)
+    result = run_cli(["--audio-in", good, bad, "--audio-out", tmp_path / "out.wav", "--transcript",
+                      tmp_path / "t.jsonl", "--fast"], tmp_path)
+    assert result.returncode != 0
+    line = one_error_line(result)
+    assert str(bad) in line, line
+    assert not (tmp_path / "t.jsonl").exists(), "the session must not start with an unreadable file"
+
+
+def _audio_devices() -> list[dict[str, Any]] | None:
+    """The devices PortAudio sees (None: the PortAudio library itself is missing)."""
+    try:
+        import sounddevice as sd
+    except OSError:
+        return None
+    try:
+        return [dict(d) for d in sd.query_devices()]
+    except sd.PortAudioError:
+        return []
+
+
+def _has_microphone() -> bool:
+    return any(d["max_input_channels"] > 0 for d in _audio_devices() or [])
+
+
+def test_devices_without_audio_hardware(tmp_path: Path) -> None:
+    devices = _audio_devices()
+    result = run_cli(["devices"], tmp_path, timeout=60)
+    no_traceback(result)
+    if devices is None:
+        assert result.returncode != 0 and "libportaudio2" in one_error_line(result)
+    elif not devices:
+        assert result.returncode == 0, result.stderr
+        assert "No audio devices found" in result.stdout and "--text" in result.stdout, result.stdout
+    else:
+        assert result.returncode == 0, result.stderr
+        assert len(result.stdout.strip().splitlines()) == len(devices), result.stdout
+
+
+def test_voice_mode_without_a_microphone_points_to_text_mode(tmp_path: Path) -> None:
+    if _has_microphone():
+        pytest.skip("this machine has a microphone")
+    result = run_cli(["--transcript", tmp_path / "t.jsonl"], tmp_path, timeout=60)
+    assert result.returncode != 0
+    assert "--text" in one_error_line(result), result.stderr
+
+
+@pytest.mark.parametrize("command", ["session", "recognize"])
+def test_empty_model_folder_names_scripts_setup(tmp_path: Path, command: str) -> None:
+    empty = tmp_path / "model"
+    empty.mkdir()
+    wav = write_turn(tmp_path / "yes.wav", "yes", VOICE)
+    args = (["--model", empty, "--audio-in", wav, "--audio-out", tmp_path / "out.wav", "--fast",
+             "--transcript", tmp_path / "t.jsonl"] if command == "session"
+            else ["recognize", "--model", empty, wav])
+    result = run_cli(args, tmp_path, timeout=60)
+    assert result.returncode != 0
+    line = one_error_line(result)
+    assert "scripts/setup" in line and str(empty) in line, line

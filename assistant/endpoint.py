@@ -6,8 +6,8 @@ finished. Rules, first match wins (trailing silence = time since the last frame 
 1. `complete`: the partial text is already a whole phrase of this prompt and `complete_silence` has passed.
 2. `stable`: after speech began, the partial text is a whole phrase and has not changed for `stable_time`
    (noise that never goes quiet, such as babble, cannot hold the turn open).
-3. `silence`: `end_silence` of trailing silence after speech the recognizer heard words in (a loud noise
-   with no words is forgotten and listening goes on).
+3. `silence`: `end_silence` of trailing silence after any speech (if the recognizer then finds no words in
+   it, the listening loop calls `forget_speech()` and listens on).
 4. `max_length`: speech has gone on for `max_utterance`.
 5. `timeout`: no speech at all within `no_speech_timeout`.
 
@@ -155,15 +155,16 @@ class Endpointer:
         if is_complete and self.elapsed - self._partial_since >= cfg.stable_time:
             return Decision.STABLE
         if trailing >= cfg.end_silence:
-            if not self._partial:
-                # Loud, then quiet, and the recognizer heard no words at all: that was a noise, not an answer.
-                # Keep listening (the no-speech timeout still runs from the start of the turn).
-                self.speech_started_at = self.last_speech_at = None
-                return Decision.TIMEOUT if self.elapsed >= cfg.no_speech_timeout else Decision.CONTINUE
             return Decision.SILENCE
         if self.elapsed - self.speech_started_at >= cfg.max_utterance:
             return Decision.MAX_LENGTH
         return Decision.CONTINUE
+
+    def forget_speech(self) -> None:
+        """What was heard held no words (a cough, a bang): listen on as if it had not happened."""
+        self.speech_started_at = self.last_speech_at = None
+        self._run = 0.0
+        self._partial, self._partial_since = "", self.elapsed
 
     @property
     def heard_speech(self) -> bool:

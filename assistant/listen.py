@@ -64,10 +64,16 @@ def listen_once(source: AudioSource, session: RecognitionSession, config: Endpoi
                            audio_seconds=endpointer.elapsed, decided_at=clock())
         session.feed(pcm)
         rule = endpointer.feed(pcm, session.partial, session.partial_is_complete)
-        if rule is not Decision.CONTINUE:
-            break
-    recognition: Recognition | None = session.finish()
-    if rule is Decision.TIMEOUT:
-        recognition = None  # no speech was heard: words "recognized" in quiet are not trusted
+        if rule is Decision.CONTINUE:
+            continue
+        recognition: Recognition | None = session.finish()
+        if rule is Decision.TIMEOUT:
+            recognition = None  # no speech was heard: words "recognized" in quiet are not trusted
+        elif rule is Decision.SILENCE and recognition is not None and not recognition.text \
+                and endpointer.elapsed < config.no_speech_timeout:
+            endpointer.forget_speech()  # a sound without words (cough, bang): keep listening
+            session.feed(silence(LEAD_IN_SECONDS, source.rate))
+            continue
+        break
     return Capture(recognition=recognition, rule=rule, speech_start=endpointer.speech_started_at,
                    speech_end=endpointer.last_speech_at, audio_seconds=endpointer.elapsed, decided_at=clock())

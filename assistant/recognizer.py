@@ -215,6 +215,7 @@ class RecognitionSession:
         """Final result of the utterance; leaves the recognizer ready for the next one."""
         final = json.loads(self.recognizer.FinalResult())
         pieces = [*self._segments, *([final] if _has_text(final) else [])]
+        self._segments, self.partial = [], ""
         if len(pieces) <= 1:
             return interpret(pieces[0] if pieces else final, self.listener)
         joined = {"alternatives": [{

@@ -89,9 +89,23 @@ def test_a_phrase_without_speech_energy_is_not_trusted() -> None:
     assert decision is Decision.TIMEOUT
 
 
+def listen(ep: Endpointer, pcm: bytes, partial: str = "", words_at: float = 0.0) -> tuple[Decision, float]:
+    """Like assistant.listen.listen_once: a SILENCE end with no words heard is forgotten, listening goes on."""
+    size = int(RATE * CHUNK) * 2
+    for i in range(0, len(pcm), size):
+        shown = ep.elapsed >= words_at
+        decision = ep.feed(pcm[i:i + size], partial if shown else "", bool(partial) and shown)
+        if decision is Decision.SILENCE and not shown:
+            ep.forget_speech()
+            continue
+        if decision is not Decision.CONTINUE:
+            return decision, ep.elapsed
+    return Decision.CONTINUE, ep.elapsed
+
+
 def test_steady_background_does_not_end_the_turn_before_the_answer() -> None:
     ep = Endpointer()
-    decision, _ = run(ep, noise(3.0, level=0.05), partial="", complete=False)
+    decision, _ = listen(ep, noise(3.0, level=0.05), partial="no", words_at=99)
     assert decision is Decision.CONTINUE and not ep.heard_speech  # the floor has learnt the background
     decision, at = run(ep, tone(0.4, level=0.5) + noise(1.0, level=0.05, seed=9), partial="no", complete=True,
                        words_at=3.3)
@@ -108,8 +122,10 @@ def test_answer_from_the_very_first_sample_is_heard() -> None:
 
 def test_a_wordless_noise_burst_is_forgotten() -> None:
     ep = Endpointer()
-    decision, _ = run(ep, bytes(RATE) + tone(0.2) + bytes(RATE * 3), partial="", complete=False)
+    decision, _ = listen(ep, bytes(RATE) + tone(0.2) + bytes(RATE * 3), partial="yes", words_at=99)
     assert decision is Decision.CONTINUE and not ep.heard_speech
+    decision, _ = listen(ep, tone(0.3) + bytes(RATE), partial="yes", words_at=ep.elapsed + 0.25)
+    assert decision is Decision.COMPLETE and ep.heard_speech
 
 
 def test_other_sample_rates() -> None:

@@ -47,8 +47,9 @@ class EndpointConfig:
 
     complete_silence: float = 0.15
     """Trailing silence after a complete phrase before we answer (s)."""
-    stable_time: float = 0.6
-    """A complete phrase unchanged this long ends the turn even without silence (s)."""
+    stable_time: float = 0.3
+    """A complete phrase unchanged this long ends the turn even without silence (s). Safe to keep short:
+    no phrase begins a phrase of another meaning (checked at load), so a longer answer cannot change it."""
     end_silence: float = 0.7
     """Trailing silence that ends any utterance (s), like Home Assistant's default."""
     max_utterance: float = 7.0
@@ -61,6 +62,9 @@ class EndpointConfig:
     """Speech continues while frames are this far above the noise floor (dB)."""
     min_speech_dbfs: float = -50.0
     """Frames quieter than this are never speech (dBFS)."""
+    min_word_time: float = 0.4
+    """A sound this long in which the recognizer finds no words is taken as an unclear answer (reprompt);
+    shorter ones (a cough, a bang) are forgotten and listening goes on (s)."""
     min_speech_time: float = 0.06
     """Speech must last this long before it counts as started (s)."""
     floor_window: float = 1.5
@@ -159,6 +163,13 @@ class Endpointer:
         if self.elapsed - self.speech_started_at >= cfg.max_utterance:
             return Decision.MAX_LENGTH
         return Decision.CONTINUE
+
+    @property
+    def speech_seconds(self) -> float:
+        """How long the current stretch of speech has lasted (s); 0 before speech."""
+        if self.speech_started_at is None or self.last_speech_at is None:
+            return 0.0
+        return self.last_speech_at - self.speech_started_at
 
     def forget_speech(self) -> None:
         """What was heard held no words (a cough, a bang): listen on as if it had not happened."""

@@ -170,8 +170,9 @@ class Listener:
         return tuple(p for p in self.table if p not in self.typed_only)
 
     def is_complete_phrase(self, text: str) -> bool:
-        """True when `text` already is a whole phrase (an end-of-speech hint)."""
-        return normalize(text) in self.table
+        """True when `text` already is a whole phrase the recognizer listens for (an end-of-speech hint)."""
+        phrase = normalize(text)
+        return phrase in self.table and phrase not in self.typed_only
 
 
 @dataclass(frozen=True)

@@ -70,8 +70,9 @@ def listen_once(source: AudioSource, session: RecognitionSession, config: Endpoi
         if rule is Decision.TIMEOUT:
             recognition = None  # no speech was heard: words "recognized" in quiet are not trusted
         elif rule is Decision.SILENCE and recognition is not None and not recognition.text \
+                and endpointer.speech_seconds < config.min_word_time \
                 and endpointer.elapsed < config.no_speech_timeout:
-            endpointer.forget_speech()  # a sound without words (cough, bang): keep listening
+            endpointer.forget_speech()  # a short sound without words (cough, bang): keep listening
             session.feed(silence(LEAD_IN_SECONDS, source.rate))
             continue
         break

@@ -69,7 +69,8 @@ def answers(bundle: Bundle) -> Listener:
 ])
 def test_typed_variants(answers: Listener, typed: str, intent: str) -> None:
     assert answers.match(typed) == intent
-    assert answers.is_complete_phrase(typed)
+    # complete-phrase is an end-of-speech hint: only for phrases the recognizer listens for
+    assert answers.is_complete_phrase(typed) == (normalize(typed) not in answers.typed_only)
 
 
 @pytest.mark.parametrize("typed", [

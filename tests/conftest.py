@@ -34,3 +34,18 @@ def model_or_skip() -> Path:
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     return model_or_skip()
+
+
+@pytest.fixture(scope="module")
+def model() -> object:
+    """The real Vosk recognizer, model loaded once per module (voice tests)."""
+    from voice_support import load_recognizer
+
+    return load_recognizer()
+
+
+@pytest.fixture
+def recognizer(model: object) -> object:
+    """The module's recognizer, starting fresh: no speaker adaptation carried over from earlier cases."""
+    model.forget()  # type: ignore[attr-defined]
+    return model

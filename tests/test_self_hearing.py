@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from voice_support import ROOT, forget_history, load_recognizer
+from voice_support import ROOT
 
 from assistant.audio import CHUNK_SECONDS, Pcm, chunks, resample
 from assistant.dialogue import Kind, Utterance
@@ -124,17 +124,6 @@ class UngatedMicrophone(RoomMicrophone):
 
     def begin(self, not_before: float) -> None:
         super().begin(float("-inf"))
-
-
-@pytest.fixture(scope="module")
-def model() -> VoskRecognizer:
-    return load_recognizer()
-
-
-@pytest.fixture
-def recognizer(model: VoskRecognizer) -> VoskRecognizer:
-    forget_history(model)
-    return model
 
 
 class CorpusSynthesizer:

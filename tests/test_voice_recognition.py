@@ -33,9 +33,7 @@ from voice_support import (
     TAIL_S,
     Outcome,
     babble_slice,
-    forget_history,
     format_table,
-    load_recognizer,
     recognize,
     speech_clip,
 )
@@ -70,17 +68,6 @@ OUT_OF_GRAMMAR = (
     "nobody answered the door",  # begins like "no"
 )
 SAFETY_INTENTS = ("yes", "no")
-
-
-@pytest.fixture(scope="module")
-def model() -> VoskRecognizer:
-    return load_recognizer()
-
-
-@pytest.fixture
-def recognizer(model: VoskRecognizer) -> VoskRecognizer:
-    forget_history(model)
-    return model
 
 
 def _phrases(grammar: str) -> list[tuple[str, str]]:

@@ -74,11 +74,6 @@ def load_recognizer() -> VoskRecognizer:
     return VoskRecognizer(require_voice_stack()).load()
 
 
-def forget_history(recognizer: VoskRecognizer) -> None:
-    """Start from fresh recognizers (no speaker adaptation carried over from earlier cases)."""
-    recognizer.forget()
-
-
 @dataclass
 class ClipSource:
     """An AudioSource holding one clip: its 40 ms chunks, then digital silence, then end of input.

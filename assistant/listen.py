@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from assistant.audio import silence
@@ -49,6 +49,8 @@ class Capture:
     """Audio consumed before deciding (s)."""
     decided_at: float = 0.0
     """Monotonic time the recognition was final."""
+    speech_margin_db: float | None = None
+    """Loudest speech above the noise floor (dB), a rough signal-to-noise estimate."""
 
 
 def listen_once(source: AudioSource, session: RecognitionSession, config: EndpointConfig,
@@ -76,5 +78,8 @@ def listen_once(source: AudioSource, session: RecognitionSession, config: Endpoi
             session.feed(silence(LEAD_IN_SECONDS, source.rate))
             continue
         break
+    if recognition is not None and recognition.intent is not None and endpointer.noisy:
+        recognition = replace(recognition, uncertain=True)  # a noisy room: confirm risky answers
     return Capture(recognition=recognition, rule=rule, speech_start=endpointer.speech_started_at,
-                   speech_end=endpointer.last_speech_at, audio_seconds=endpointer.elapsed, decided_at=clock())
+                   speech_end=endpointer.last_speech_at, audio_seconds=endpointer.elapsed, decided_at=clock(),
+                   speech_margin_db=endpointer.speech_margin_db)

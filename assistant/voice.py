@@ -56,7 +56,8 @@ class VoiceChannel:
         if capture.input_ended:
             return None
         details = {"end_rule": capture.rule.value, "speech_start_s": _r(capture.speech_start),
-                   "speech_end_s": _r(capture.speech_end), "audio_s": _r(capture.audio_seconds)}
+                   "speech_end_s": _r(capture.speech_end), "audio_s": _r(capture.audio_seconds),
+                   "speech_margin_db": _r(capture.speech_margin_db)}
         result = capture.recognition
         if result is None:
             self.show("(I heard nothing.)")

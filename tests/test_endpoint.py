@@ -143,3 +143,13 @@ def test_other_sample_rates() -> None:
             break
     assert decision is Decision.COMPLETE
     assert 1.0 + 0.15 <= ep.elapsed <= 1.0 + 0.15 + CHUNK + 0.011
+
+
+def test_speech_margin_separates_quiet_from_noisy_rooms() -> None:
+    quiet = Endpointer()
+    run(quiet, noise(0.5, level=0.001) + tone(0.4, level=0.3) + noise(1.0, level=0.001, seed=3), "yes", True, 0.85)
+    assert quiet.speech_margin_db is not None and quiet.speech_margin_db > 40 and not quiet.noisy
+    loud = Endpointer()
+    run(loud, noise(2.0, level=0.05) + tone(0.4, level=0.3) + noise(1.0, level=0.05, seed=3), "yes", True, 2.35)
+    assert loud.speech_margin_db is not None and loud.speech_margin_db < 24 and loud.noisy
+    assert Endpointer().speech_margin_db is None and not Endpointer().noisy

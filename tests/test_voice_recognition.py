@@ -40,7 +40,16 @@ from voice_support import (
 
 from assistant.grammar import Grammars, Listener
 from assistant.recognizer import VoskRecognizer
-from bench.corpus import SAMPLE_RATE, TEST_VOICES, cough_like_burst, pad, pink_noise, synthesize, white_noise
+from bench.corpus import (
+    SAMPLE_RATE,
+    TEST_VOICES,
+    cough_like_burst,
+    mix_at_snr,
+    pad,
+    pink_noise,
+    synthesize,
+    white_noise,
+)
 
 pytestmark = pytest.mark.voice
 
@@ -166,3 +175,16 @@ def test_noise_coughs_and_silence_are_never_yes_or_no(recognizer: VoskRecognizer
         clips.append((f"three coughs #{seed}", "-", "cough", pad(coughs, 0.3, 0.6)))
     clips.append(("digital silence 3 s", "-", "silence", np.zeros(n, dtype=np.int16)))
     _check_never_yes_or_no(recognizer, clips, "noise, coughs and silence")
+
+
+@pytest.mark.parametrize("voice", TEST_VOICES, ids=lambda v: v.label)
+def test_answers_in_a_noisy_room_are_doubted_so_a_red_flag_no_is_confirmed(recognizer: VoskRecognizer,
+                                                                              voice) -> None:
+    listener = GRAMMARS.listener("answers")
+    clean = pad(synthesize("no", voice, 1.0), 0.3, 0.6)
+    heard_clean = recognize(recognizer, listener, clean)
+    assert (heard_clean.intent, heard_clean.uncertain) == ("no", False)
+    noisy = mix_at_snr(clean, pink_noise(clean.size, 7), 10.0)
+    heard_noisy = recognize(recognizer, listener, noisy)
+    assert heard_noisy.intent in ("no", None)
+    assert heard_noisy.intent is None or heard_noisy.uncertain

@@ -65,7 +65,7 @@ class VoiceChannel:
         details["alternatives"] = [list(a) for a in result.alternatives]
         if result.rejected:
             details["rejected"] = result.rejected
-        self.show(f"(I heard: {result.intent or result.text or 'nothing clear'})")
+        self.show(f"(I heard: {result.text or 'nothing clear'})")
         return Heard(text=result.text, intent=result.intent, confidence=result.confidence,
                      uncertain=result.uncertain, silence=not result.text, details=details)
 

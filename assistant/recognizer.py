@@ -82,8 +82,9 @@ def interpret(result: dict[str, Any], listener: Listener) -> Recognition:
         # Homophones ("know"/"no") score exactly alike: the recognizer cannot tell them apart, so take the
         # reading that is a phrase.
         for other, score, other_words in scored[1:]:
-            if abs(score - best) <= HOMOPHONE_TIE and listener.match(other) is not None:
-                text, words, intent = other, other_words, listener.match(other)
+            other_intent = listener.match(other) if abs(score - best) <= HOMOPHONE_TIE else None
+            if other_intent is not None:
+                text, words, intent = other, other_words, other_intent
                 break
     if intent is None:
         salvaged = _salvage(text, listener)

@@ -1,7 +1,6 @@
 """Shared helpers for the voice tests: the real Vosk model, synthetic speech from bench.corpus, no hardware.
 
 * `require_voice_stack()`: the model and speech programs, or skip (FAIL when TINGLE_REQUIRE_MODEL=1, as CI sets).
-* `ClipSource`: an in-memory AudioSource giving a clip in the microphone's 40 ms chunks, then quiet.
 * `speech_clip()` / `recognize()`: speak a phrase, optionally in babble, and run it through the real
   listening path (`assistant.listen.listen_once` with `EndpointConfig()`).
 * `run_cli()`: `python -m assistant ...` as a subprocess, isolated from the user's state and environment.
@@ -18,18 +17,18 @@ import sys
 import wave
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from assistant.audio import CHUNK_SECONDS, chunks, silence
 from assistant.endpoint import EndpointConfig
 from assistant.grammar import Listener
 from assistant.listen import listen_once
 from assistant.recognizer import VoskRecognizer
 from bench.corpus import SAMPLE_RATE, Voice, babble_noise, mix_at_snr, pad, pink_noise, synthesize, write_wav
+from bench.systems import MemorySource
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_ENV = "TINGLE_REQUIRE_MODEL"
@@ -74,33 +73,6 @@ def load_recognizer() -> VoskRecognizer:
     return VoskRecognizer(require_voice_stack()).load()
 
 
-@dataclass
-class ClipSource:
-    """An AudioSource holding one clip: its 40 ms chunks, then digital silence, then end of input.
-
-    Like `FileSource(fast=True)` but in memory. `max_silence` bounds the quiet after the clip, so a turn
-    that never ends shows up as `input_ended` instead of hanging.
-    """
-
-    pcm: bytes
-    rate: int = SAMPLE_RATE
-    max_silence: float = 12.0
-    _pending: list[bytes] = field(default_factory=list, init=False, repr=False)
-    _quiet_left: int = field(default=0, init=False, repr=False)
-
-    def begin(self, not_before: float) -> None:
-        self._pending = chunks(self.pcm, self.rate)
-        self._quiet_left = round(self.max_silence / CHUNK_SECONDS)
-
-    def read(self) -> bytes | None:
-        if self._pending:
-            return self._pending.pop(0)
-        if self._quiet_left <= 0:
-            return None
-        self._quiet_left -= 1
-        return silence(CHUNK_SECONDS, self.rate)
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What the listening path made of one clip."""
@@ -127,7 +99,7 @@ class Outcome:
 
 def recognize(recognizer: VoskRecognizer, listener: Listener, samples: np.ndarray) -> Outcome:
     """Run 16 kHz int16 `samples` through listen_once exactly as a session turn does."""
-    source = ClipSource(np.asarray(samples, dtype="<i2").tobytes())
+    source = MemorySource(np.asarray(samples, dtype="<i2").tobytes())  # the benchmark's in-memory source
     source.begin(0.0)
     capture = listen_once(source, recognizer.session(listener, source.rate), EndpointConfig())
     result = capture.recognition

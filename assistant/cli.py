@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
-from assistant.dialogue import Dialogue
+from assistant.dialogue import Dialogue, Reply, Turn
 from assistant.errors import AssistantError
-from assistant.session import Channel, run_session
-from assistant.transcript import Transcript, default_path
+from assistant.session import Channel, SessionInterrupted, run_session
+from assistant.transcript import Transcript, TranscriptError, default_path
 from assistant.validate import Bundle, load_bundle
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +50,9 @@ def _run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate", type=int, default=None, help="speaking rate in words per minute")
     parser.add_argument("--volume", type=float, default=None, help="speaking volume, 0.0 to 1.0")
     parser.add_argument("--no-tone", action="store_true", help="no listening tone before each answer")
+    parser.add_argument("--region", default=None,
+                        help="country code for the emergency number (GB: 999, US: 911, ...); default: "
+                             "$TINGLE_REGION, else the locale ($LANG)")
     return parser
 
 
@@ -66,38 +74,111 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tingle: stopped.", file=sys.stderr)
         return 130
+    except SessionInterrupted as exc:
+        print(f"tingle: {exc}.", file=sys.stderr)
+        return 128 + exc.signum
 
 
 def _bundle(args: argparse.Namespace) -> Bundle:
     return load_bundle(args.content, args.grammars)
 
 
+def region_from_environment(environ: dict[str, str] | None = None) -> str | None:
+    """$TINGLE_REGION, else the country of the locale ($LC_ALL, $LC_MESSAGES, $LANG: en_GB.UTF-8 -> GB)."""
+    env = os.environ if environ is None else environ
+    if env.get("TINGLE_REGION"):
+        return env["TINGLE_REGION"].strip().upper()
+    for key in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(key, "")
+        if value:
+            territory = value.split(".")[0].split("@")[0].partition("_")[2]
+            return territory.upper() or None
+    return None
+
+
+class _NoTranscript:
+    """Stands in when the transcript cannot be opened: the conversation still happens (advice first)."""
+
+    def event(self, kind: str, **fields: Any) -> None:
+        """Nothing is kept."""
+
+    def turn(self, turn: Turn | None, reply: Reply, at_node: str, **extra: Any) -> None:
+        """Nothing is kept."""
+
+
+@contextmanager
+def _signals_close_the_session() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise SessionInterrupted inside the session, which then says its safety net."""
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise SessionInterrupted(signum, signal.Signals(signum).name)
+
+    wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {s: signal.signal(s, interrupt) for s in wanted}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def _run(args: argparse.Namespace) -> int:
     bundle = _bundle(args)
     transcript_path = args.transcript or default_path()
+    region = (args.region or region_from_environment() or "").upper() or None
+    if region and region not in bundle.content.regions:
+        log.warning("region %s is not in content/regions.yaml; using the default emergency numbers", region)
     channel: Channel
-    if args.text:
-        from assistant.textio import TextChannel
+    closer = None
+    with _signals_close_the_session():
+        if args.text:
+            from assistant.textio import TextChannel
 
-        channel = TextChannel()
-        closer = None
-    else:
-        from assistant.voice import announce, open_voice_channel
+            channel = TextChannel()
+        else:
+            from assistant.voice import announce, open_voice_channel
 
+            try:
+                channel, closer = open_voice_channel(args, bundle)
+            except AssistantError as exc:
+                announce(str(exc), args.audio_out)  # spoken too, where a speaker works; main() prints it
+                raise
         try:
-            channel, closer = open_voice_channel(args, bundle)
-        except AssistantError as exc:
-            announce(str(exc), args.audio_out)  # spoken too, where a speaker works; main() prints it
-            raise
+            return _converse(args, bundle, channel, transcript_path, region)
+        finally:
+            if closer is not None:
+                closer()
+
+
+def _converse(args: argparse.Namespace, bundle: Bundle, channel: Channel, transcript_path: Path,
+              region: str | None) -> int:
+    dialogue = Dialogue(bundle.content, bundle.grammars, region=region)
+    transcript = Transcript(transcript_path, bundle.content.version)
     try:
-        with Transcript(transcript_path, bundle.content.version) as transcript:
-            transcript.event("session", mode="text" if args.text else "voice", argv=sys.argv[1:])
-            run_session(Dialogue(bundle.content, bundle.grammars), channel, transcript)
+        transcript.open()
+    except TranscriptError as exc:
+        channel.notice(f"{exc} The conversation goes on, but it is not being saved.")
+        outcome = run_session(dialogue, channel, _NoTranscript())
+        print("(No transcript was saved.)", file=sys.stderr)
+        return 1
+    try:
+        transcript.event("session", mode="text" if args.text else "voice", argv=sys.argv[1:],
+                         region=dialogue.region.code)
+    except TranscriptError as exc:
+        channel.notice(f"{exc} The conversation goes on, but it is not being saved.")
+    try:
+        outcome = run_session(dialogue, channel, transcript)
     finally:
-        if closer is not None:
-            closer()
-    print(f"(Transcript saved to {transcript_path})", file=sys.stderr)
-    return 0
+        transcript.close()
+    failed = not outcome.transcript_ok or bool(getattr(transcript, "failed", False))
+    output_error = getattr(channel, "output_error", None)
+    if failed:
+        print(f"(The transcript at {transcript_path} is incomplete: it could not be fully written.)",
+              file=sys.stderr)
+    else:
+        print(f"(Transcript saved to {transcript_path})", file=sys.stderr)
+    if output_error:
+        print(f"tingle: the output could not be written ({output_error}).", file=sys.stderr)
+    return 1 if failed or output_error else 0
 
 
 def _check(argv: list[str]) -> int:
@@ -107,8 +188,9 @@ def _check(argv: list[str]) -> int:
     parser.add_argument("--no-model", action="store_true", help="skip the speech-model checks")
     args = parser.parse_args(argv)
     bundle = _bundle(args)
-    print(f"content {bundle.content.version}: {len(bundle.content.nodes)} nodes, "
-          f"{len(bundle.grammars.tables)} grammars: OK")
+    content = bundle.content
+    print(f"content {content.version}: {len(content.questions)} questions, {len(content.rules)} rules, "
+          f"{len(content.levels)} levels, {len(bundle.grammars.tables)} grammars: OK")
     if args.no_model:
         return 0
     from assistant.modelstore import check_vocabulary, resolve_model

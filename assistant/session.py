@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -9,7 +10,18 @@ from typing import Any, Protocol
 from assistant.dialogue import Dialogue, Reply, Turn, Utterance
 from assistant.errors import AssistantError
 from assistant.grammar import Listener
-from assistant.transcript import Transcript, TranscriptError
+from assistant.transcript import TranscriptError
+
+log = logging.getLogger(__name__)
+
+
+class SessionInterrupted(BaseException):
+    """The process was asked to stop (SIGTERM, SIGHUP): the session closes with its safety net."""
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(f"stopped by {name}")
+        self.signum = signum
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -46,47 +58,92 @@ class Channel(Protocol):
         """Tell the user about a problem (printed, and spoken when possible)."""
 
 
-def run_session(dialogue: Dialogue, channel: Channel, transcript: Transcript) -> Reply:
-    """Run one conversation to its end. Returns the final reply.
+class Recorder(Protocol):
+    """Where the session's events go (the transcript)."""
 
-    Ends on the engine's own close, on end of input (as if the user said "stop"), or on a channel failure
-    (reported to the user; the transcript keeps everything up to that point). Each reply is delivered
-    before it is logged, so a failing transcript can never hold back advice.
+    def event(self, kind: str, **fields: Any) -> None:
+        """Write one event."""
+
+    def turn(self, turn: Turn | None, reply: Reply, at_node: str, **extra: Any) -> None:
+        """Write one turn."""
+
+
+@dataclass
+class Outcome:
+    """How a session ended."""
+
+    reply: Reply
+    """The last reply."""
+    transcript_ok: bool
+    """Every event was written."""
+    how: str
+    """'closed' (the conversation ended), 'end of input', 'input failed', or 'interrupted: <why>'."""
+
+
+def run_session(dialogue: Dialogue, channel: Channel, transcript: Recorder) -> Outcome:
+    """Run one conversation to its end.
+
+    Ends on the engine's own close, on end of input or a failing input (as if the user said "stop": the
+    advice, with its fail-safe floor, and the safety net are still said), or on an interruption (a
+    signal, Ctrl-C), which is closed the same way before it is passed on. Each reply is delivered before
+    it is logged, so a failing transcript can never hold back advice.
     """
-    log = _Log(transcript, channel)
+    journal = _Log(transcript, channel)
     reply = dialogue.start()
-    _deliver(channel, reply)
-    log.turn(None, reply, at_node=dialogue.content.start)
-    while not reply.ended and reply.listener is not None:
-        at_node = reply.node
-        extra: dict[str, Any] = {}
-        try:
-            heard = channel.listen(reply.listener)
-        except AssistantError as exc:
-            channel.notice(str(exc))
-            log.event("error", node=at_node, message=str(exc))
-            heard, extra = None, {"note": "input failed; closing with the summary"}
-        if heard is None:
-            turn = Turn(intent="stop", text="(end of input)")
-            extra = extra or {"note": "end of input; closing with the summary"}
-        else:
-            turn = Turn(intent=heard.intent, text=heard.text, confidence=heard.confidence,
-                        uncertain=heard.uncertain, silence=heard.silence)
-            extra = {"audio": heard.details} if heard.details else {}
-        reply = dialogue.handle(turn)
+    how = "closed"
+    try:
         _deliver(channel, reply)
-        log.turn(turn, reply, at_node=at_node, **extra)
-        if "note" in extra:
-            break
-    log.event("end", node=reply.node, disposition=dialogue.state.disposition)
-    return reply
+        journal.turn(None, reply, at_node="opening")
+        while not reply.ended and reply.listener is not None:
+            at_node = reply.node
+            extra: dict[str, Any] = {}
+            try:
+                heard = channel.listen(reply.listener)
+            except AssistantError as exc:
+                channel.notice(str(exc))
+                journal.event("error", node=at_node, message=str(exc))
+                heard, how = None, "input failed"
+            if heard is None:
+                how = "end of input" if how == "closed" else how
+                turn = Turn(intent="stop", text=f"({how})")
+                extra = {"note": f"{how}; closing with the advice and the safety net"}
+            else:
+                turn = Turn(intent=heard.intent, text=heard.text, confidence=heard.confidence,
+                            uncertain=heard.uncertain, silence=heard.silence)
+                extra = {"audio": heard.details} if heard.details else {}
+            reply = dialogue.handle(turn)
+            _deliver(channel, reply)
+            journal.turn(turn, reply, at_node=at_node, **extra)
+            if "note" in extra:
+                break
+    except (SessionInterrupted, KeyboardInterrupt) as exc:
+        how = f"interrupted: {exc}" if str(exc) else "interrupted: Ctrl-C"
+        reply = _close_safely(dialogue, channel, journal, reply, how)
+        journal.event("end", node=reply.node, level=reply.level, how=how)
+        raise
+    journal.event("end", node=reply.node, level=reply.level, how=how)
+    return Outcome(reply=reply, transcript_ok=not journal.failed, how=how)
+
+
+def _close_safely(dialogue: Dialogue, channel: Channel, journal: _Log, reply: Reply, how: str) -> Reply:
+    """Say the closing (advice, fail-safe, safety net) when the session is cut short."""
+    if reply.ended:
+        return reply
+    turn = Turn(intent="stop", text=f"({how})")
+    at_node = reply.node
+    closing = dialogue.handle(turn)
+    try:
+        _deliver(channel, closing)
+    finally:
+        journal.turn(turn, closing, at_node=at_node, note=f"{how}; closing with the advice and the safety net")
+    return closing
 
 
 @dataclass
 class _Log:
     """Writes to the transcript; if that fails, tells the user once and lets the session go on."""
 
-    transcript: Transcript
+    transcript: Recorder
     channel: Channel
     failed: bool = False
 
@@ -103,6 +160,7 @@ class _Log:
             write()
         except TranscriptError as exc:
             self.failed = True
+            log.warning("transcript: %s", exc)
             self.channel.notice(str(exc))
 
 

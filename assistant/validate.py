@@ -1,4 +1,4 @@
-"""Structural checks of loaded content against the grammars. Each problem names file, line and item."""
+"""Cross-checks of loaded content against itself and the grammars. Each problem names file, line and item."""
 
 from __future__ import annotations
 
@@ -7,15 +7,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.content import Content, Node, NodeType
+from assistant.content import REQUIRED_LEVELS, SECTION_CAUSES, SECTION_SUMMARY, Content, Question, Where
 from assistant.errors import ContentError
-from assistant.grammar import Grammars
+from assistant.grammar import ANSWERS, Grammars
+from assistant.triage import sentences, words
 
-EMERGENCY = "emergency"
+MAX_SENTENCE_WORDS = 40
+"""No sentence the assistant says may be longer (it is heard, not read)."""
+MAX_QUESTION_WORDS = 20
+MAX_BECAUSE_WORDS = 22
+"""A rule's reason is said inside the emergency reply, which has 60 words in all."""
+REGION_PLACEHOLDERS = {"emergency", "urgent"}
 PLACEHOLDERS: dict[str, set[str]] = {
-    "reprompt": {"choices"}, "silence": {"choices"}, "help": {"choices"}, "conditional_emergency": {"topic"},
-    "summary_yes": {"items"}, "summary_unsure": {"items"}, "summary_gaps": {"items"}, "summary_unchecked": {"items"},
-    "summary_causes": {"items"}, "summary_advice": {"advice"},
+    "reprompt": {"choices"}, "silence": {"choices"}, "help": {"choices", "emergency"},
+    "conditional_emergency": {"topic", "emergency"}, "confirm_no": {"topic"}, "summary_yes": {"items"},
+    "summary_unsure": {"items"}, "summary_gaps": {"items"}, "summary_causes": {"items"}, "summary_level": {"level"},
+    "summary_more": {"count"}, "advice_intro": {"advice"}, "advice_so_far": {"advice"},
+    "opening": {"emergency"}, "unfinished_net": {"emergency"},
 }
 """The placeholders the engine fills in, per template; any other template takes none."""
 
@@ -46,133 +54,126 @@ def load_bundle(content_dir: Path, grammars_dir: Path) -> Bundle:
     return Bundle(content=content, grammars=grammars)
 
 
+def _err(where: Where, item: str, message: str) -> ContentError:
+    return ContentError(message, file=where.file, line=where.line, item=item)
+
+
 def check(content: Content, grammars: Grammars) -> Iterator[ContentError]:
-    """Yield every structural problem."""
-    nodes = content.nodes
+    """Yield every problem."""
+    top = Where(content.file, None)
+    for level in REQUIRED_LEVELS:
+        if level not in content.levels:
+            yield _err(top, "levels", f"the level {level!r} is required (the engine's emergency and fail-safe levels)")
+    yield from _templates(content)
+    yield from _spoken_lengths(content)
+    seen: list[str] = []
+    for question in content.questions.values():
+        yield from (_err(question.where, question.id, m) for m in _question_problems(question, seen, content,
+                                                                                        grammars))
+        seen.append(question.id)
+    used = {c.question for rule in content.rules for c in rule.when}
+    for rule in content.rules:
+        if rule.level not in content.levels:
+            yield _err(rule.where, rule.id, f"unknown level {rule.level!r}; use one of {', '.join(content.levels)}")
+        if words(rule.because) > MAX_BECAUSE_WORDS:
+            yield _err(rule.where, rule.id, f"`because` has {words(rule.because)} words; keep it to "
+                                            f"{MAX_BECAUSE_WORDS} (it is said inside the emergency reply)")
+        for condition in rule.when:
+            question = content.questions.get(condition.question)
+            if question is None:
+                yield _err(rule.where, rule.id, f"names the question {condition.question!r}, which triage.yaml "
+                                                "does not ask")
+            elif condition.intent and condition.intent not in grammars.tables.get(question.grammar, _EMPTY).intents:
+                yield _err(rule.where, rule.id, f"{condition.question} never has the answer {condition.intent!r}")
+    for question in content.questions.values():
+        if question.id not in used and not question.causes:
+            yield _err(question.where, question.id, "no rule uses this question and it points to no cause: "
+                                                    "its answer can never change the advice, so do not ask it")
+    referenced = {c for q in content.questions.values() for ids in q.causes.values() for c in ids}
+    for cause in content.causes.values():
+        if cause.id not in referenced:
+            yield _err(cause.where, cause.id, "no answer ever points to this cause")
+    for required in (SECTION_CAUSES, SECTION_SUMMARY):
+        if required not in content.sections:
+            yield _err(top, "sections", f"the section {required!r} is required")
 
-    def err(node: Node, message: str) -> ContentError:
-        return ContentError(message, file=node.where.file, line=node.where.line, item=node.id)
 
-    if content.start not in nodes:
-        yield ContentError(f"`start` names {content.start!r}, which is not a node", file=content.file, item="start")
+class _Empty:
+    intents: dict[str, tuple[str, ...]] = {}  # noqa: RUF012 - a read-only stand-in
+
+
+_EMPTY = _Empty()
+
+
+def _question_problems(question: Question, earlier: list[str], content: Content,
+                       grammars: Grammars) -> Iterator[str]:
+    if question.grammar not in grammars.tables:
+        yield f"grammar {question.grammar!r} is not in grammars/ ({', '.join(sorted(grammars.tables))})"
         return
-    if EMERGENCY not in content.dispositions:
-        yield ContentError("the disposition 'emergency' is required", file=content.file, item="dispositions")
-        return
+    intents = grammars.tables[question.grammar].intents
+    if question.grammar != ANSWERS and not {"unsure"} <= set(intents):
+        yield f"its grammar {question.grammar!r} needs an 'unsure' answer (include: [unsure])"
+    for gate in question.ask_if:
+        if gate not in earlier:
+            yield f"`ask_if` names {gate!r}, which is not a question asked before this one"
+    for intent, ids in question.causes.items():
+        if intent not in intents:
+            yield f"`causes` for {intent!r}, which its grammar {question.grammar!r} never produces"
+        for cause in ids:
+            if cause not in content.causes:
+                yield f"unknown cause {cause!r}"
+    if words(question.ask) > MAX_QUESTION_WORDS:
+        yield f"the question has {words(question.ask)} words; keep it to {MAX_QUESTION_WORDS}, one idea"
+
+
+def _templates(content: Content) -> Iterator[ContentError]:
     for key, text in content.templates.items():
         allowed = PLACEHOLDERS.get(key, set())
-        where = {"file": content.file, "line": content.template_lines.get(key), "item": f"templates.{key}"}
+        where = Where(content.file, content.template_lines.get(key))
         try:
             names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
         except ValueError as exc:
-            yield ContentError(f"broken placeholder ({exc}); write {{name}} with both braces", **where)
+            yield _err(where, f"templates.{key}", f"broken placeholder ({exc}); write {{name}} with both braces")
             continue
         unknown = sorted(set(names) - allowed)
         if unknown:
-            offer = "this template takes none"
-            if allowed:
-                offer = "use " + ", ".join("{" + name + "}" for name in sorted(allowed))
-            yield ContentError(f"unknown placeholder(s) {unknown}; {offer}", **where)
-    for node in nodes.values():
-        for target in node.targets():
-            if target not in nodes:
-                yield err(node, f"leads to {target!r}, which is not a node")
-        if node.disposition and node.disposition not in content.dispositions:
-            yield err(node, f"unknown disposition {node.disposition!r}")
-        if node.type is NodeType.QUESTION:
-            yield from (err(node, m) for m in _question_problems(node, content, grammars))
-    if any(target not in nodes for node in nodes.values() for target in node.targets()):
-        return  # the graph checks below need every target to exist
-    reachable = _reachable(content)
-    for node in nodes.values():
-        if node.id not in reachable:
-            yield err(node, "cannot be reached from the start; link to it or remove it")
-    referenced = {c for n in nodes.values() for a in n.on.values() for c in a.causes}
+            offer = ("use " + ", ".join("{" + n + "}" for n in sorted(allowed))) if allowed else "it takes none"
+            yield _err(where, f"templates.{key}", f"unknown placeholder(s) {unknown}; {offer}")
+
+
+def _spoken_lengths(content: Content) -> Iterator[ContentError]:
+    """Every sentence, with the longest region's numbers filled in, is at most MAX_SENTENCE_WORDS words."""
+    longest = max(content.regions.values(), key=lambda r: words(r.emergency) + words(r.urgent))
+
+    def filled(text: str) -> str:
+        return text.replace("{emergency}", longest.emergency).replace("{urgent}", longest.urgent)
+
+    def check_all(texts: tuple[str, ...] | list[str], where: Where, item: str) -> Iterator[ContentError]:
+        for text in texts:
+            try:
+                fields = [name for _, name, _, _ in string.Formatter().parse(text)]
+            except ValueError as exc:
+                yield _err(where, item, f"broken placeholder ({exc}) in {text[:60]!r}; write {{emergency}} "
+                                        "with both braces, or no braces at all")
+                continue
+            for name in fields:
+                if name is not None and name not in REGION_PLACEHOLDERS:
+                    yield _err(where, item, f"unknown placeholder {{{name}}}; only {{emergency}} and "
+                                            "{urgent} are filled in here")
+            if words(filled(text)) > MAX_SENTENCE_WORDS:
+                yield _err(where, item, f"a sentence has {words(filled(text))} words (with the longest region's "
+                                        f"numbers); keep each under {MAX_SENTENCE_WORDS}: {text[:60]!r}...")
+
+    for level in content.levels.values():
+        yield from check_all(level.say, level.where, level.id)
     for cause in content.causes.values():
-        if cause.id not in referenced:
-            yield ContentError("no answer ever points to this cause", file=cause.where.file,
-                               line=cause.where.line, item=cause.id)
-    ends = [n for n in nodes.values() if n.type is NodeType.END]
-    if not ends:
-        yield ContentError("there is no `end` node: every conversation must close", file=content.file)
-    finishing = _can_finish(content)
-    for node in nodes.values():
-        if node.id in reachable and node.id not in finishing:
-            yield err(node, "is a dead end: no path from here reaches an `end` node")
-    cycle = _find_cycle(content)
-    if cycle:
-        yield err(nodes[cycle[0]], f"loops back on itself: {' -> '.join(cycle)}")
-
-
-def _question_problems(node: Node, content: Content, grammars: Grammars) -> Iterator[str]:
-    if node.grammar not in grammars.tables:
-        yield f"grammar {node.grammar!r} is not in grammars/ ({', '.join(sorted(grammars.tables))})"
-        return
-    allowed = set(grammars.tables[node.grammar].intents)
-    for intent in allowed - set(node.on):
-        yield f"no handling for the answer {intent!r}, which its grammar {node.grammar!r} allows"
-    for intent in set(node.on) - allowed:
-        yield f"handles {intent!r}, which its grammar {node.grammar!r} never produces"
-    for intent, answer in node.on.items():
-        if answer.disposition and answer.disposition not in content.dispositions:
-            yield f"answer {intent!r}: unknown disposition {answer.disposition!r}"
-        for cause in answer.causes:
-            if cause not in content.causes:
-                yield f"answer {intent!r}: unknown cause {cause!r}"
-        if answer.because and answer.because not in content.templates:
-            yield f"answer {intent!r}: `because` must name a template, not {answer.because!r}"
-    if node.red_flag:
-        if not node.topic or not node.confirm_no:
-            yield "a red flag needs `topic` (for conditional advice) and `confirm_no` (to confirm a doubtful no)"
-        if not {"yes", "no"} <= allowed:
-            yield "a red flag must use a grammar with yes and no answers"
-        for intent in ("yes", "unsure"):
-            answer = node.on.get(intent)
-            target = content.nodes.get(answer.next) if answer else None
-            if answer and (target is None or target.disposition != EMERGENCY):
-                yield (f"a red-flag {intent!r} must lead straight to emergency advice "
-                       f"(a node with disposition: emergency), not {answer.next!r}")
-
-
-def _reachable(content: Content) -> set[str]:
-    seen = {content.start}
-    stack = [content.start]
-    while stack:
-        for target in content.nodes[stack.pop()].targets():
-            if target not in seen:
-                seen.add(target)
-                stack.append(target)
-    return seen
-
-
-def _can_finish(content: Content) -> set[str]:
-    finishing = {n.id for n in content.nodes.values() if n.type is NodeType.END}
-    changed = True
-    while changed:
-        changed = False
-        for node in content.nodes.values():
-            if node.id not in finishing and any(t in finishing for t in node.targets()):
-                finishing.add(node.id)
-                changed = True
-    return finishing
-
-
-def _find_cycle(content: Content) -> list[str] | None:
-    state: dict[str, int] = {}
-    path: list[str] = []
-
-    def visit(node_id: str) -> list[str] | None:
-        state[node_id] = 1
-        path.append(node_id)
-        for target in content.nodes[node_id].targets():
-            if state.get(target) == 1:
-                return [*path[path.index(target):], target]
-            if target not in state:
-                found = visit(target)
-                if found:
-                    return found
-        path.pop()
-        state[node_id] = 2
-        return None
-
-    return visit(content.start)
+        yield from check_all(cause.say, cause.where, cause.id)
+    for section in content.sections.values():
+        texts = [*(s for item in section.items for s in item), *section.none_found,
+                 *(t for t in (section.offer, section.intro) if t)]
+        yield from check_all(texts, section.where, section.id)
+    yield from check_all(content.worsening, Where(content.file, None), "worsening")
+    for key, text in content.templates.items():
+        if any(words(filled(s)) > MAX_SENTENCE_WORDS for s in sentences(text)):
+            yield _err(Where(content.file, content.template_lines.get(key)), f"templates.{key}",
+                       f"{words(filled(text))} words; keep it under {MAX_SENTENCE_WORDS}")

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.content import NodeType
 from assistant.dialogue import Utterance
 from assistant.endpoint import EndpointConfig
 from assistant.errors import AssistantError
@@ -82,18 +81,14 @@ def _r(value: float | None) -> float | None:
 
 
 def prompt_texts(bundle: Bundle) -> list[str]:
-    """Texts worth rendering ahead of time: every question, confirmation and reprompt."""
+    """Texts worth rendering ahead of time: every question, offer and reprompt."""
     content, grammars = bundle.content, bundle.grammars
-    texts: list[str] = []
-    for node in content.nodes.values():
-        if node.type is NodeType.QUESTION:
-            texts += [node.ask] + ([node.confirm_no] if node.confirm_no else [])
-        elif node.type is NodeType.INFO:
-            texts.append(" ".join(node.say))
+    texts: list[str] = [q.ask for q in content.questions.values()]
+    texts += [s.offer for s in content.sections.values() if s.offer]
     for table in grammars.tables.values():
         for key in ("reprompt", "silence"):
             texts.append(content.templates[key].format(choices=table.description))
-    texts.append(" ".join(content.dispositions["emergency"].say))
+    texts += [content.templates["more_item"], content.templates["more_overflow"]]
     return texts
 
 

@@ -61,14 +61,16 @@ def paced_turns(items: list[Item], clips: list[Clip], model_dir: Path, work: Pat
     channel = VoiceChannel(speaker=speaker, source=source, recognizer=recognizer, show=lambda _text: None)
     dialogue = Dialogue(bundle.content, bundle.grammars)
     questions: dict[str, list[str]] = {}
-    for node in bundle.content.nodes.values():
-        if node.grammar and (node.red_flag or node.grammar != "answers"):
-            questions.setdefault(node.grammar, []).append(node.id)
+    for question in bundle.content.questions.values():
+        if not question.ask_if:
+            questions.setdefault(question.grammar, []).append(question.id)
     turns = []
     with Transcript(folder / "transcript.jsonl", bundle.content.version) as transcript:
-        for k, (item, clip) in enumerate(zip(items, clips, strict=True)):
+        # Clips for listeners no question uses (the "next / that's enough" pauses) are left out of paced turns.
+        paced = [(item, clip) for item, clip in zip(items, clips, strict=True) if item.listener in questions]
+        for k, (item, clip) in enumerate(paced):
             choices = questions[item.listener]
-            node = bundle.content.nodes[choices[k % len(choices)]]
+            node = bundle.content.questions[choices[k % len(choices)]]
             dialogue.state = State(node=node.id, prompt=(Utterance(node.id, Kind.PROMPT, node.ask),))
             listener = dialogue.listener()
             if listener is None or listener.grammar != item.listener:

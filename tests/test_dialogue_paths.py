@@ -1,260 +1,240 @@
-"""Exhaustive exploration of the dialogue over every answer class, including unsure, no-match and silence.
+"""Exhaustive paths through the dialogue: every question with every kind of answer, every rule on its
+own, every pair of warning signs, and a stop, end of input or fault at every point.
 
-The engine is pure and its State immutable, so we explore its state space: from every reachable state we
-try every kind of turn and check the safety invariants on each transition.
+The invariants (tests/dialogue_support.py): no utterance over 40 words, no reply over 60 words before
+the user gets a turn, no internal id spoken, the emergency action first in every emergency reply, and
+no conversation with an unanswered warning sign ending below "contact a doctor today".
 """
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, replace
+import itertools
 
 import pytest
+from dialogue_support import ACTIONS, answer, check_reply, check_walk, truthful, walk
 
-from assistant.content import NodeType
-from assistant.dialogue import MAX_FAILURES, Dialogue, Kind, Phase, Reply, State, Turn
+from assistant.content import EMERGENCY_LEVELS, FLOOR
+from assistant.dialogue import MAX_FAILURES, Dialogue, Kind, Phase, Turn
 from assistant.validate import Bundle
 
-
-def _turns(dialogue: Dialogue) -> list[Turn]:
-    """Every kind of turn the current prompt can get: each answer, doubtful answers, no-match, silence."""
-    listener = dialogue.listener()
-    assert listener is not None
-    turns = [Turn(intent=i, text=i) for i in listener.answer_intents]
-    turns += [Turn(intent=i, text=i, uncertain=True, confidence=0.4) for i in listener.answer_intents]
-    turns += [Turn(intent=None, text="banana"), Turn(intent=None, text="", silence=True)]
-    return turns
+NO_ONE = truthful()
 
 
-def _key(state: State) -> tuple[object, ...]:
-    return (state.node, state.phase, state.failures, state.disposition, state.causes, state.emergency_command)
+def path_to(bundle: Bundle, question: str) -> tuple[Dialogue, set[str]] | None:
+    """A dialogue standing at `question`, reached with the fewest yes answers (its gate questions)."""
+    gates = set(bundle.content.questions[question].ask_if)
+    for yes in ([], *[[g] for g in gates]):
+        dialogue = Dialogue(bundle.content, bundle.grammars, region="GB")
+        reply = dialogue.start()
+        policy = truthful(yes=set(yes))
+        for _ in range(100):
+            if reply.ended:
+                break
+            if dialogue.state.node == question and dialogue.state.phase is Phase.ASKING:
+                return dialogue, set(yes)
+            reply = dialogue.handle(policy(dialogue))
+    return None
 
 
-@dataclass
-class Exploration:
-    transitions: list[tuple[State, Turn, Reply, State]]
-    states: dict[tuple[object, ...], State]
+def test_the_all_no_path_asks_every_question_that_can_change_the_advice(bundle: Bundle) -> None:
+    result = walk(bundle, NO_ONE)
+    check_walk(bundle, result)
+    asked = [r.node for _, r in result.replies if r.node in bundle.content.questions]
+    gated = {q.id for q in bundle.content.questions.values() if q.ask_if}
+    assert set(asked) == set(bundle.content.questions) - gated
+    assert result.last.level == bundle.content.lowest_level()
 
 
-@pytest.fixture(scope="module")
-def explored(bundle: Bundle) -> Exploration:
-    dialogue = Dialogue(bundle.content, bundle.grammars)
-    first = dialogue.start()
-    assert not first.ended
-    start = dialogue.state
-    states = {_key(start): start}
-    queue = deque([start])
-    transitions = []
-    while queue:
-        state = queue.popleft()
-        dialogue.state = state
-        for turn in _turns(dialogue):
-            dialogue.state = state
-            reply = dialogue.handle(turn)
-            after = dialogue.state
-            transitions.append((state, turn, reply, after))
-            if not reply.ended and _key(after) not in states:
-                states[_key(after)] = after
-                queue.append(after)
-    return Exploration(transitions=transitions, states=states)
+@pytest.mark.parametrize("intent", ["yes", "unsure"])
+def test_every_single_rule_reaches_its_level(bundle: Bundle, intent: str) -> None:
+    content = bundle.content
+    for rule in content.rules:
+        facts = {c.question for c in rule.when}
+        result = walk(bundle, truthful(yes=facts) if intent == "yes" else truthful(unsure=facts))
+        check_walk(bundle, result)
+        assert content.rank(result.last.level) <= content.rank(rule.level), (rule.id, result.last.level)
 
 
-def test_exploration_is_large_and_finite(explored: Exploration) -> None:
-    assert len(explored.states) > 200
-    assert len(explored.transitions) > 1000
+def test_every_pair_of_yes_answers_keeps_the_invariants(bundle: Bundle) -> None:
+    questions = [q for q in bundle.content.questions if q != "spread"]
+    for first, second in itertools.combinations(questions, 2):
+        check_walk(bundle, walk(bundle, truthful(yes={first, second})))
 
 
-def test_red_flag_yes_gives_emergency_advice_next(explored: Exploration, bundle: Bundle) -> None:
+@pytest.mark.parametrize("spread", ["arm", "leg", "both", "none", "unsure"])
+def test_spread_answers_and_every_section(bundle: Bundle, spread: str) -> None:
+    result = walk(bundle, truthful(spread=spread, sections="yes"))
+    check_walk(bundle, result)
+    kinds = {u.kind for _, r in result.replies for u in r.utterances}
+    assert Kind.CAUSES in kinds and Kind.SUMMARY in kinds
+
+
+def test_a_yes_that_reaches_emergency_care_is_answered_with_the_action_first(bundle: Bundle) -> None:
+    """For every question, with its gates open: yes, not sure and a doubtful yes. Whenever the answer
+    brings emergency care, the very next words are the action, within the first 10 words."""
     seen = 0
-    for state, turn, reply, _ in explored.transitions:
-        node = bundle.content.nodes[state.node]
-        if node.red_flag and state.phase is Phase.ASKING and turn.intent == "yes":
-            seen += 1
-            assert reply.utterances[0].kind is Kind.EMERGENCY, reply
-            assert "Call emergency services now" in reply.utterances[0].text
-            assert reply.ended
-    assert seen >= 5 * 2  # five red flags, certain and doubtful yes
+    for question in bundle.content.questions:
+        found = path_to(bundle, question)
+        assert found is not None, f"{question} is never asked"
+        dialogue, _ = found
+        saved = dialogue.state
+        for turn in (answer("yes"), answer("unsure"), answer("yes", uncertain=True, confidence=0.3)):
+            dialogue.state = saved
+            reply = dialogue.handle(turn)
+            check_reply(bundle, reply)
+            if reply.level in EMERGENCY_LEVELS:
+                seen += 1
+                first = reply.utterances[0]
+                assert first.kind is Kind.EMERGENCY
+                assert any(a in " ".join(first.text.split()[:10]) for a in ACTIONS)
+                assert reply.ended
+    assert seen >= 3 * 14  # every single-answer emergency rule, three ways
 
 
-def test_red_flag_unsure_escalates_and_says_why(explored: Exploration, bundle: Bundle) -> None:
-    for state, turn, reply, after in explored.transitions:
-        node = bundle.content.nodes[state.node]
-        if node.red_flag and turn.intent == "unsure":
-            kinds = [u.kind for u in reply.utterances]
-            assert kinds[:2] == [Kind.EXPLAIN, Kind.EMERGENCY], kinds
-            assert "not sure" in reply.utterances[0].text
-            assert after.disposition == "emergency"
+def test_emergency_command_at_every_prompt(bundle: Bundle) -> None:
+    result = walk(bundle, truthful(sections="yes"))
+    prompts = len(result.replies)
+    for stop_at in range(prompts - 1):
+        count = 0
+
+        def policy(dialogue: Dialogue, stop_at: int = stop_at) -> Turn:
+            nonlocal count
+            count += 1
+            return answer("emergency") if count > stop_at else truthful(sections="yes")(dialogue)
+
+        emergency = walk(bundle, policy)
+        check_walk(bundle, emergency)
+        first = emergency.last.utterances[0]
+        assert first.kind is Kind.EMERGENCY and first.text.startswith("Call emergency services now, on 999")
+        assert emergency.last.level == "emergency"
 
 
-def test_doubtful_red_flag_no_is_confirmed(explored: Exploration, bundle: Bundle) -> None:
-    for state, turn, reply, after in explored.transitions:
-        node = bundle.content.nodes[state.node]
-        if node.red_flag and state.phase is Phase.ASKING and turn.intent == "no":
-            if turn.uncertain:
-                assert after.phase is Phase.CONFIRMING and after.node == node.id
-                assert reply.utterances == (reply.utterances[0],)
-                assert reply.utterances[0].kind is Kind.CONFIRM
-            else:
-                assert after.node != node.id
+@pytest.mark.parametrize("how", ["stop", "end of input", "garbage", "silence"])
+def test_cut_short_at_every_question_never_fails_open(bundle: Bundle, how: str) -> None:
+    """Stop, end of input (the session turns it into stop), or three not-understood answers at each
+    question in turn: the advice is never below doctor today while a warning sign is unanswered, and
+    the emergency sentence is said when one could have meant emergency care."""
+    questions = [r.node for _, r in walk(bundle, NO_ONE).replies if r.node in bundle.content.questions]
+    for target in questions:
+        def policy(dialogue: Dialogue, target: str = target) -> Turn:
+            if dialogue.state.node == target and dialogue.state.phase is Phase.ASKING:
+                if how in ("stop", "end of input"):
+                    return Turn(intent="stop", text=f"({how})")
+                return answer(None, "banana") if how == "garbage" else Turn(intent=None, silence=True)
+            return NO_ONE(dialogue)
+
+        result = walk(bundle, policy)
+        check_walk(bundle, result)
+        content = bundle.content
+        dialogue = result.dialogue
+        assert dialogue is not None
+        potential = dialogue.triage.potential(target, dict(dialogue.state.answers), dialogue.state.gaps)
+        if potential is not None and content.rank(potential) <= content.rank(FLOOR):
+            assert content.rank(result.last.level) <= content.rank(FLOOR), (target, result.last.level)
+            said = result.said()
+            assert not any("look after this at home" in s for s in said), target
+        if potential in EMERGENCY_LEVELS:
+            kinds = [u.kind for _, r in result.replies for u in r.utterances]
+            assert Kind.CONDITIONAL_EMERGENCY in kinds, target
 
 
-def test_failures_count_every_failed_turn_and_red_flags_fail_safe(explored: Exploration, bundle: Bundle) -> None:
-    for state, turn, reply, after in explored.transitions:
-        node = bundle.content.nodes[state.node]
-        failed = turn.intent is None or (state.phase is Phase.CONFIRMING and turn.intent == "no")
-        if not failed:
-            continue
-        if state.failures + 1 < MAX_FAILURES:
-            assert after.node == node.id and after.failures == state.failures + 1
-            assert reply.utterances[0].kind in (Kind.REPROMPT, Kind.ACK)
-            if turn.intent is None:
-                assert after.phase is state.phase
-        else:
-            assert node.id in after.gaps
-            first = reply.utterances[0]
-            if node.red_flag:
-                assert first.kind is Kind.CONDITIONAL_EMERGENCY
-                assert node.topic in first.text and "emergency" in first.text
-            else:
-                assert first.kind is Kind.ACK
+def test_three_failures_on_a_warning_sign_say_the_conditional_emergency_sentence(bundle: Bundle) -> None:
+    dialogue = Dialogue(bundle.content, bundle.grammars, region="US")
+    dialogue.start()
+    first = dialogue.state.node
+    for _ in range(MAX_FAILURES - 1):
+        reply = dialogue.handle(answer(None, "banana"))
+        assert reply.utterances[0].kind is Kind.REPROMPT
+    reply = dialogue.handle(answer(None, "banana"))
+    assert reply.utterances[0].kind is Kind.CONDITIONAL_EMERGENCY
+    assert reply.utterances[0].text.startswith("If you have sudden weakness in your legs, call 911 now")
+    assert dialogue.state.gaps == (first,)
 
 
-def test_reprompt_lists_expected_answers(explored: Exploration) -> None:
-    for *_, reply, _ in explored.transitions:
-        if reply.utterances and reply.utterances[0].kind is Kind.REPROMPT:
-            text = reply.utterances[0].text
-            assert any(choice in text for choice in ("yes, no, or not sure", "arm, leg", "yes or no")), text
-
-
-def test_every_ending_has_disposition_and_worsening_advice(explored: Exploration, bundle: Bundle) -> None:
-    endings = 0
-    for _, _, reply, after in explored.transitions:
-        if not reply.ended:
-            continue
-        endings += 1
-        kinds = [u.kind for u in reply.utterances]
-        assert kinds[-3:] == [Kind.ADVICE, Kind.WORSENING, Kind.GOODBYE], kinds
-        advice = bundle.content.dispositions[after.disposition or bundle.content.lowest_disposition()]
-        assert " ".join(advice.say) in reply.utterances[-3].text
-        assert reply.listener is None
-    assert endings > 50
-
-
-def test_every_state_can_finish_and_failures_alone_finish_quickly(bundle: Bundle) -> None:
+def test_doubtful_no_to_a_warning_sign_is_confirmed(bundle: Bundle) -> None:
     dialogue = Dialogue(bundle.content, bundle.grammars)
-    reply = dialogue.start()
-    questions = sum(1 for n in bundle.content.nodes.values() if n.type is NodeType.QUESTION)
-    turns = 0
-    while not reply.ended:
-        reply = dialogue.handle(Turn(intent=None, text="mumble"))
-        turns += 1
-        assert turns <= MAX_FAILURES * questions
-    assert dialogue.state.disposition is None
-    spoken = " ".join(u.text for u in reply.utterances)
-    assert "I couldn't get an answer about" in spoken
-
-
-def test_all_causes_and_remedies_are_spoken_on_some_path(explored: Exploration, bundle: Bundle) -> None:
-    spoken = " ".join(u.text for _, _, reply, _ in explored.transitions for u in reply.utterances)
-    for cause in bundle.content.causes.values():
-        assert " ".join(cause.say) in spoken, cause.id
-    remedies = bundle.content.nodes["remedies"]
-    assert " ".join(remedies.say) in spoken
-    for word in ("ice", "bed", "acetaminophen", "posture", "oatmeal", "yoga", "acupuncture", "massage"):
-        assert word in " ".join(remedies.say).lower(), word
-    assert " ".join(bundle.content.nodes["prevention"].say) in spoken
-
-
-def test_emergency_command_at_every_state_gives_emergency_advice_next(explored: Exploration, bundle: Bundle) -> None:
+    dialogue.start()
+    reply = dialogue.handle(answer("no", uncertain=True, confidence=0.4))
+    assert reply.utterances[0].kind is Kind.CONFIRM
+    assert reply.utterances[0].text == "So that's a no to sudden weakness in your legs. Is that right?"
+    reply = dialogue.handle(answer("unsure"))
+    assert reply.utterances[0].kind is Kind.EMERGENCY
     dialogue = Dialogue(bundle.content, bundle.grammars)
-    for state in explored.states.values():
-        for text in ("emergency", "I need help now", "call an ambulance"):
-            dialogue.state = state
-            listener = dialogue.listener()
-            assert listener is not None
-            intent = listener.match(text)
-            assert intent == "emergency"
-            reply = dialogue.handle(Turn(intent=intent, text=text))
-            assert reply.utterances[0].kind is Kind.EMERGENCY
-            assert reply.ended and dialogue.state.disposition == "emergency"
+    dialogue.start()
+    dialogue.handle(answer("no", uncertain=True))
+    reply = dialogue.handle(answer("yes"))
+    assert reply.node == "walking"
 
 
-def test_other_commands_at_every_state_keep_the_question(explored: Exploration, bundle: Bundle) -> None:
-    dialogue = Dialogue(bundle.content, bundle.grammars)
-    for state in explored.states.values():
-        for command in ("repeat", "help", "slower", "faster"):
-            dialogue.state = state
-            reply = dialogue.handle(Turn(intent=command, text=command))
-            assert dialogue.state == state, command
-            assert reply.utterances and not reply.ended
-            assert reply.rate_change == {"slower": -1, "faster": 1}.get(command, 0)
-        dialogue.state = state
-        help_text = dialogue.handle(Turn(intent="help", text="help")).utterances[0].text
-        assert dialogue.listener() is not None and dialogue.listener().choices in help_text
+def test_unsure_on_a_warning_sign_says_it_is_treated_as_yes_after_the_action(bundle: Bundle) -> None:
+    dialogue = Dialogue(bundle.content, bundle.grammars, region="GB")
+    dialogue.start()
+    reply = dialogue.handle(answer("unsure"))
+    texts = [u.text for u in reply.utterances]
+    assert texts[0] == "Call emergency services now, on 999."
+    assert texts[1] == "You weren't sure, so to be safe I'm treating that as a yes."
+    assert sum(t.count("Call emergency services") for t in texts) == 1
+
+
+def test_stop_advises_and_gives_the_safety_net(bundle: Bundle) -> None:
+    dialogue = Dialogue(bundle.content, bundle.grammars, region="GB")
+    dialogue.start()
+    reply = dialogue.handle(answer("stop"))
+    texts = [u.text for u in reply.utterances]
+    assert reply.ended
+    assert "We didn't finish the safety questions." in texts
+    assert any("contact a doctor or an urgent care service today" in t for t in texts)
+    assert any(u.kind is Kind.CONDITIONAL_EMERGENCY and "call 999 now" in u.text for u in reply.utterances)
+    assert reply.level == FLOOR
+
+
+def test_advice_command_repeats_the_current_advice_and_the_question(bundle: Bundle) -> None:
+    dialogue = Dialogue(bundle.content, bundle.grammars, region="GB")
+    dialogue.start()
+    reply = dialogue.handle(answer("advice", "what should I do"))
+    texts = [u.text for u in reply.utterances]
+    assert texts[0] == "We didn't finish the safety questions."
+    assert texts[1].startswith("So far, my advice is: please contact a doctor")
+    assert reply.utterances[-1].text == bundle.content.questions["legs_weak"].ask
+    assert not reply.ended and dialogue.state.node == "legs_weak"
+
+
+def test_help_says_how_to_get_emergency_help_first(bundle: Bundle) -> None:
+    dialogue = Dialogue(bundle.content, bundle.grammars, region="US")
+    dialogue.start()
+    reply = dialogue.handle(answer("help"))
+    assert reply.utterances[0].text.startswith("If this is an emergency, say emergency, or call 911.")
 
 
 def test_back_undoes_the_last_answer(bundle: Bundle) -> None:
     dialogue = Dialogue(bundle.content, bundle.grammars)
     dialogue.start()
-    for _ in range(5):
-        dialogue.handle(Turn(intent="no", text="no"))
-    dialogue.handle(Turn(intent="yes", text="yes"))  # fever -> doctor today
-    assert dialogue.state.node == "doc_increasing" and dialogue.state.disposition == "doctor_today"
-    reply = dialogue.handle(Turn(intent="back", text="go back"))
-    assert dialogue.state.node == "doc_fever"
-    assert dialogue.state.disposition is None
-    assert ("doc_fever", "yes") not in dialogue.state.answers
-    assert reply.utterances[-1].text == bundle.content.nodes["doc_fever"].ask
+    dialogue.handle(answer("no"))
+    assert dialogue.state.node == "walking"
+    reply = dialogue.handle(answer("back"))
+    assert dialogue.state.node == "legs_weak" and dialogue.state.answers == ()
+    assert reply.utterances[-1].text == bundle.content.questions["legs_weak"].ask
 
 
-def test_back_at_first_question_and_restart(bundle: Bundle) -> None:
+def test_causes_are_said_one_at_a_time_and_that_is_enough_skips_the_rest(bundle: Bundle) -> None:
     dialogue = Dialogue(bundle.content, bundle.grammars)
-    dialogue.start()
-    first = dialogue.state
-    reply = dialogue.handle(Turn(intent="back", text="go back"))
-    assert dialogue.state == first and "first question" in reply.utterances[0].text
-    dialogue.handle(Turn(intent="no", text="no"))
-    reply = dialogue.handle(Turn(intent="restart", text="start over"))
-    assert dialogue.state.node == first.node and dialogue.state.answers == ()
-    assert reply.utterances[0].kind is Kind.ACK
+    reply = dialogue.start()
+    policy = truthful(spread="both")
+    while dialogue.state.phase is not Phase.OFFERING:
+        reply = dialogue.handle(policy(dialogue))
+    reply = dialogue.handle(answer("yes"))
+    assert reply.utterances[-1].text == "Next one?"
+    assert sum(u.kind is Kind.CAUSES for u in reply.utterances) <= 3
+    reply = dialogue.handle(answer("enough"))
+    assert reply.utterances[-1].text == bundle.content.sections["remedies"].offer
+    assert not any(u.kind is Kind.CAUSES for u in reply.utterances)
 
 
-def test_stop_closes_with_summary_and_unchecked_red_flags(bundle: Bundle) -> None:
-    dialogue = Dialogue(bundle.content, bundle.grammars)
-    dialogue.start()
-    dialogue.handle(Turn(intent="no", text="no"))
-    reply = dialogue.handle(Turn(intent="stop", text="stop"))
-    assert reply.ended
-    kinds = [u.kind for u in reply.utterances]
-    assert Kind.SUMMARY in kinds and Kind.CONDITIONAL_EMERGENCY in kinds
-    unchecked = next(u.text for u in reply.utterances if u.kind is Kind.CONDITIONAL_EMERGENCY)
-    assert "problems walking" in unchecked and "sudden weakness" not in unchecked
-
-
-def test_turn_after_end_is_ignored(bundle: Bundle) -> None:
-    dialogue = Dialogue(bundle.content, bundle.grammars)
-    dialogue.start()
-    dialogue.handle(Turn(intent="stop", text="stop"))
-    reply = dialogue.handle(Turn(intent="yes", text="yes"))
-    assert reply.ended and reply.utterances == ()
-
-
-def test_confirmed_no_moves_on_and_refused_no_asks_again(bundle: Bundle) -> None:
-    dialogue = Dialogue(bundle.content, bundle.grammars)
-    dialogue.start()
-    dialogue.handle(Turn(intent="no", text="no", uncertain=True))
-    assert dialogue.state.phase is Phase.CONFIRMING
-    dialogue.handle(Turn(intent="yes", text="yes"))
-    assert dialogue.state.node == "rf_walking" and ("rf_leg_weakness", "no") in dialogue.state.answers
-    dialogue.handle(Turn(intent="no", text="no", uncertain=True))
-    reply = dialogue.handle(Turn(intent="no", text="no"))
-    assert dialogue.state.node == "rf_walking" and dialogue.state.phase is Phase.ASKING
-    assert dialogue.state.failures == 1
-    assert reply.utterances[-1].text == bundle.content.nodes["rf_walking"].ask
-
-
-def test_state_is_immutable_snapshot() -> None:
-    state = State(node="x")
-    with pytest.raises(AttributeError):
-        state.node = "y"  # type: ignore[misc]
-    assert replace(state, failures=2).failures == 2
+def test_region_sets_the_emergency_number(bundle: Bundle) -> None:
+    for region, number in (("GB", "999"), ("US", "911"), ("DE", "112"), ("AU", "000")):
+        dialogue = Dialogue(bundle.content, bundle.grammars, region=region)
+        dialogue.start()
+        reply = dialogue.handle(answer("yes"))
+        assert number in reply.utterances[0].text
+    unknown = Dialogue(bundle.content, bundle.grammars, region="ZZ")
+    assert unknown.start().utterances[0].text.count("911, 999 or 112") == 1

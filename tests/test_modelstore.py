@@ -10,7 +10,7 @@ import pytest
 
 from assistant import modelstore, provision
 from assistant.errors import ModelError
-from assistant.grammar import Grammars
+from assistant.grammar import COMMAND_INTENTS, Grammars
 from assistant.validate import Bundle
 
 
@@ -91,7 +91,8 @@ def test_check_vocabulary_error_message(bundle: Bundle, monkeypatch: pytest.Monk
     grammars = Grammars.from_yaml({
         "answers.yaml": "name: answers\ndescription: yes\nintents:\n  yes: [yes]\n  no: [nope]\n",
         "commands.yaml": "name: commands\ndescription: c\nintents:\n" + "".join(
-            f"  {c}: [{c}]\n" for c in ("repeat", "help", "back", "restart", "stop", "slower", "faster", "emergency")),
+            f"  {c}: [{c}]\n" for c in COMMAND_INTENTS),
+        "more.yaml": "name: more\ndescription: next\nintents:\n  next: [next]\n  enough: [enough]\n",
     })
     with pytest.raises(ModelError, match=r"'nope' in answers.yaml"):
         modelstore.check_vocabulary(grammars, tmp_path)

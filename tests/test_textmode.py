@@ -1,24 +1,29 @@
-"""End to end in text mode: `python -m assistant --text` as a subprocess, typed answers on stdin."""
+"""End to end in text mode: `python -m assistant --text` as a subprocess, typed answers on stdin, including
+the bad input a careful tester tries (invalid UTF-8, NUL, binary, huge lines, closed stdin, broken pipe,
+a full disk, signals)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from assistant.content import NodeType
+from assistant.dialogue import Dialogue, Phase, Turn
 from assistant.validate import Bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 TURN_FIELDS = {"time", "node", "said", "heard", "intent", "confidence", "uncertain", "decision", "content_version"}
 ANSI = re.compile(r"\x1b|\x9b")
+NET = "If it gets worse, get medical help."
 
 
 @dataclass
@@ -30,15 +35,28 @@ class Result:
     """stdout, one printed line each."""
 
 
-def run_text(transcript: Path, typed: list[str] | str, tmp_path: Path, *, python_flags: tuple[str, ...] = (),
-             preexec_fn: object = None) -> Result:
-    stdin = typed if isinstance(typed, str) else "".join(f"{line}\n" for line in typed)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_STATE_HOME": str(tmp_path / "state")}
+def env_for(tmp_path: Path) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_STATE_HOME": str(tmp_path / "state"), "TINGLE_REGION": "GB"}
     env.pop("TERM", None)
-    result = subprocess.run([sys.executable, *python_flags, "-m", "assistant", "--text", "--transcript",
-                             str(transcript)], input=stdin, capture_output=True, text=True, cwd=ROOT, env=env,
-                            timeout=60, check=False, preexec_fn=preexec_fn)  # type: ignore[arg-type]
-    return Result(result.returncode, result.stdout, result.stderr, result.stdout.splitlines())
+    return env
+
+
+def command(transcript: Path | None) -> list[str]:
+    extra = ["--transcript", str(transcript)] if transcript else []
+    return [sys.executable, "-m", "assistant", "--text", *extra]
+
+
+def run_text(transcript: Path | None, typed: list[str] | str | bytes, tmp_path: Path, *,
+             python_flags: tuple[str, ...] = (), preexec_fn: object = None) -> Result:
+    if isinstance(typed, list):
+        typed = "".join(f"{line}\n" for line in typed)
+    data = typed.encode("utf-8") if isinstance(typed, str) else typed
+    cmd = command(transcript)
+    cmd[1:1] = list(python_flags)
+    result = subprocess.run(cmd, input=data, capture_output=True, cwd=ROOT, env=env_for(tmp_path), timeout=120,
+                            check=False, preexec_fn=preexec_fn)  # type: ignore[arg-type]
+    stdout = result.stdout.decode("utf-8")
+    return Result(result.returncode, stdout, result.stderr.decode("utf-8"), stdout.splitlines())
 
 
 def read_events(path: Path) -> list[dict[str, object]]:
@@ -47,204 +65,190 @@ def read_events(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in text.splitlines()]
 
 
-def question(bundle: Bundle, node: str) -> str:
-    return bundle.content.nodes[node].ask
+def ask(bundle: Bundle, question: str) -> str:
+    return bundle.content.questions[question].ask
 
 
-def first_question(bundle: Bundle) -> str:
-    node = bundle.content.nodes[bundle.content.start]
-    while node.type is not NodeType.QUESTION:
-        node = bundle.content.nodes[node.next or ""]
-    return node.id
+def assert_closed_safely(result: Result, *, code: int = 0) -> None:
+    """No traceback, the safety net, and goodbye as the last line."""
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.lines[-1] == "Take care. Goodbye."
+    assert any(line.startswith(NET) for line in result.lines), result.stdout
 
 
-def assert_closed(result: Result, bundle: Bundle) -> None:
-    t = bundle.content.templates
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    assert any(line.startswith(t["summary_intro"]) for line in result.lines), result.stdout
-    assert result.lines[-1] == t["goodbye"]
-    assert "Goodbye" in result.lines[-1]
-    assert result.lines[-2] == " ".join(bundle.content.worsening)
-    assert result.lines[-3].startswith(t["summary_advice"].format(advice=""))
+def assert_not_home(result: Result) -> None:
+    """The fail-safe: never 'look after this at home' when a warning sign was left unanswered."""
+    assert not any("look after this at home" in line for line in result.lines), result.stdout
+    assert any("contact a doctor or an urgent care service today" in line for line in result.lines), result.stdout
+    assert any(line.startswith("If you have weak legs, numbness between your legs") for line in result.lines)
 
 
-# ------------------------------------------------------------------------------------------ (a)
-def test_first_answer_yes_gives_emergency_advice_next(tmp_path: Path, bundle: Bundle) -> None:
+# ----------------------------------------------------------------------------------------- emergencies
+def test_first_answer_yes_gives_the_action_first(tmp_path: Path, bundle: Bundle) -> None:
     path = tmp_path / "t.jsonl"
     result = run_text(path, ["yes"], tmp_path)
-    first = question(bundle, first_question(bundle))
-    at = result.lines.index(first)
-    assert "Call emergency services now" in result.lines[at + 1]
-    assert result.lines[at + 1] == " ".join(bundle.content.nodes["emergency"].say)
-    assert_closed(result, bundle)
-    advice = " ".join(bundle.content.dispositions["emergency"].say)
-    assert result.lines[-3] == bundle.content.templates["summary_advice"].format(advice=advice)
-    assert any("You said yes to:" in line for line in result.lines)
+    at = result.lines.index(ask(bundle, "legs_weak"))
+    assert result.lines[at + 1] == "Call emergency services now, on 999."
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert sum("Call emergency services" in line for line in result.lines) == 1
+    events = read_events(path)
+    assert events[-1]["event"] == "end" and events[-1]["level"] == "emergency"
     assert f"(Transcript saved to {path})" in result.stderr
-    assert read_events(path)[-1]["disposition"] == "emergency"
 
 
-# ------------------------------------------------------------------------------------------ (b)
-@dataclass
-class Plan:
-    """A full path through the content, worked out from the content itself (not from the engine)."""
-
-    typed: list[str]
-    intents: list[str]
-    questions: list[str]
-    causes: list[str]
-    disposition: str
-    infos: list[str]
+@pytest.mark.parametrize("typed", ["call 911", "911", "ambulance", "I need an ambulance", "it's an emergency",
+                                   "help me", "please help", "I can't move my legs", "I can't feel my legs",
+                                   "I've wet myself", "no, but please call an ambulance"])
+def test_emergency_in_any_words(tmp_path: Path, bundle: Bundle, typed: str) -> None:
+    result = run_text(tmp_path / "t.jsonl", ["no", typed], tmp_path)
+    at = result.lines.index(ask(bundle, "walking"))
+    assert result.lines[at + 1] == "Call emergency services now, on 999.", result.stdout
+    assert "Sorry" not in result.stdout
 
 
-def plan_full_path(bundle: Bundle) -> Plan:
-    """Say 'no' to every red flag, 'both' where the tingling spreads, and 'yes' to everything else."""
-    content, grammars = bundle.content, bundle.grammars
-    plan = Plan([], [], [], [], content.lowest_disposition(), [])
-    node = content.nodes[content.start]
-    disposition: str | None = None
-    while node.type is not NodeType.END:
-        if node.type is NodeType.QUESTION:
-            intents = grammars.tables[node.grammar].intents
-            intent = "no" if node.red_flag else ("both" if "both" in intents else "yes")
-            phrases = intents[intent]
-            phrase = phrases[len(plan.typed) % len(phrases)]
-            plan.typed.append(phrase.capitalize() + "." if len(plan.typed) % 2 else f"  {phrase.upper()} ")
-            plan.intents.append(intent)
-            plan.questions.append(node.id)
-            answer = node.on[intent]
-            plan.causes += [c for c in answer.causes if c not in plan.causes]
-            disposition = content.more_urgent(disposition, answer.disposition)
-            node = content.nodes[answer.next]
+@pytest.mark.parametrize("typed", ["y", "yeah I have", "yes definitely", "I think so", "idk", "unsure",
+                                   "not sure", "I'm not sure"])
+def test_yes_and_not_sure_in_the_ways_people_type_them(tmp_path: Path, bundle: Bundle, typed: str) -> None:
+    result = run_text(tmp_path / "t.jsonl", [typed], tmp_path)
+    at = result.lines.index(ask(bundle, "legs_weak"))
+    assert result.lines[at + 1] == "Call emergency services now, on 999.", result.stdout
+
+
+@pytest.mark.parametrize("typed", ["nah", "not really", "I don't think so", "no I haven't", "n", "nope"])
+def test_no_in_the_ways_people_type_it(tmp_path: Path, bundle: Bundle, typed: str) -> None:
+    result = run_text(tmp_path / "t.jsonl", [typed], tmp_path)
+    at = result.lines.index(ask(bundle, "legs_weak"))
+    assert result.lines[at + 1] == ask(bundle, "walking"), result.stdout
+
+
+def test_a_no_inside_a_longer_line_is_read_back(tmp_path: Path, bundle: Bundle) -> None:
+    result = run_text(tmp_path / "t.jsonl", ["well no, they feel normal", "yes"], tmp_path)
+    at = result.lines.index(ask(bundle, "legs_weak"))
+    assert result.lines[at + 1] == "So that's a no to sudden weakness in your legs. Is that right?"
+    assert result.lines[at + 2] == ask(bundle, "walking")
+
+
+def test_a_contradiction_is_asked_again(tmp_path: Path, bundle: Bundle) -> None:
+    result = run_text(tmp_path / "t.jsonl", ["yes no"], tmp_path)
+    at = result.lines.index(ask(bundle, "legs_weak"))
+    assert result.lines[at + 1] == "Sorry, I didn't catch that. Please say yes, no, or not sure."
+
+
+# ----------------------------------------------------------------------------------------- a whole path
+def plan_typed(bundle: Bundle, answers: dict[str, str]) -> tuple[list[str], list[str]]:
+    """What a user types to hear everything (yes to offers, next at pauses), worked out with the engine in
+    process, and every line it says; the subprocess must print exactly those lines."""
+    dialogue = Dialogue(bundle.content, bundle.grammars, region="GB")
+    reply = dialogue.start()
+    said = [u.text for u in reply.utterances]
+    typed: list[str] = []
+    while not reply.ended:
+        state = dialogue.state
+        if state.phase is Phase.PAGING:
+            text = ["next", "go on", "next one"][len(typed) % 3]
+        elif state.phase is Phase.OFFERING:
+            text = ["yes", "yes please", "sure"][len(typed) % 3]
         else:
-            if node.type is NodeType.INFO:
-                plan.infos.append(node.id)
-                disposition = content.more_urgent(disposition, node.disposition)
-            node = content.nodes[node.next or ""]
-    plan.disposition = disposition or content.lowest_disposition()
-    return plan
+            text = answers.get(state.node, ["no", "nope", "not really", "no I haven't"][len(typed) % 4])
+        typed.append(text)
+        listener = dialogue.listener()
+        assert listener is not None
+        reply = dialogue.handle(Turn(intent=listener.interpret(text), text=text))
+        said += [u.text for u in reply.utterances]
+    return typed, said
 
 
-def test_full_path(tmp_path: Path, bundle: Bundle) -> None:
-    content = bundle.content
-    plan = plan_full_path(bundle)
-    assert "remedies" in plan.infos and "prevention" in plan.infos
-    assert set(plan.causes) == set(content.causes), "the path should reach every cause"
+def test_full_path_with_every_section(tmp_path: Path, bundle: Bundle) -> None:
+    typed, said = plan_typed(bundle, {"spread": "both places", "lasted": "yes it has"})
     path = tmp_path / "sub" / "t.jsonl"
-    result = run_text(path, plan.typed, tmp_path)
-    assert_closed(result, bundle)
-    # every question was asked once, in order, and never re-asked (no reprompts)
-    asked = [line for line in result.lines if line in {content.nodes[q].ask for q in plan.questions}]
-    assert asked == [content.nodes[q].ask for q in plan.questions]
-    assert not any(line.startswith("Sorry") for line in result.lines)
-    # the possible causes, in the order the answers raised them, then the general advice
-    causes_node = next(n for n in content.nodes.values() if n.type is NodeType.CAUSES)
-    causes_line = " ".join([*causes_node.intro, *(s for c in plan.causes for s in content.causes[c].say),
-                            *causes_node.general])
-    assert causes_line in result.lines
-    for cause in content.causes.values():
-        assert f"One possibility is {cause.name}" in result.stdout or cause.say[0] in result.stdout
-    # the remedies and prevention tips, each as one printed line
-    for info in ("remedies", "prevention"):
-        assert " ".join(content.nodes[info].say) in result.lines
-    for word in ("ice", "acetaminophen", "posture", "oatmeal", "yoga", "acupuncture", "massage"):
-        assert word in " ".join(content.nodes["remedies"].say).lower()
-    # the summary and the final advice
-    names = [content.causes[c].name for c in plan.causes]
-    assert any(line.startswith("Here is a short summary") and all(n in line for n in names) for line in result.lines)
-    advice = " ".join(content.dispositions[plan.disposition].say)
-    assert result.lines[-3] == content.templates["summary_advice"].format(advice=advice)
-    assert plan.disposition == "doctor_today"
-    assert not any("We didn't finish the safety questions" in line for line in result.lines)
-    # the transcript: JSONL, one event per line, private, every turn with its fields
+    result = run_text(path, typed, tmp_path)
+    assert result.lines == said
+    assert_closed_safely(result)
+    out = result.stdout
+    assert "My advice: please book a visit with your doctor in the next few days." in result.lines
+    assert "It has lasted more than a few days." in result.lines
+    for cause in ("sciatica", "herniated disc", "cervical radiculopathy", "brachial plexopathy"):
+        assert cause in out
+    for word in ("ice", "acetaminophen", "posture", "oatmeal", "yoga", "acupuncture", "massage", "smoke"):
+        assert word in out.lower(), word
+    assert "Next one?" in result.lines
+    assert any(line.startswith("Here is a short summary for your doctor.") for line in result.lines)
+    assert not any("_" in line for line in result.lines)
+    # the transcript: JSONL, private, one event per line, each turn with its fields and the session id
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     events = read_events(path)
-    assert [e["event"] for e in events] == ["session", "start", *["turn"] * len(plan.typed), "end"]
+    assert events[0]["event"] == "session" and events[0]["region"] == "GB"
+    assert events[-1]["event"] == "end" and events[-1]["level"] == "doctor_soon"
     turns = [e for e in events if e["event"] == "turn"]
-    for event, typed, intent, node in zip(turns, plan.typed, plan.intents, plan.questions, strict=True):
+    for event in turns:
         assert set(event) >= TURN_FIELDS, TURN_FIELDS - set(event)
-        assert event["content_version"] == content.version
-        assert (event["heard"], event["intent"], event["node"]) == (typed.strip(), intent, node)
-        assert event["confidence"] == 1.0 and event["uncertain"] is False
-        assert isinstance(event["decision"], str) and event["decision"].startswith(f"answer {intent!r}")
-        assert isinstance(event["said"], list) and event["said"]
-    assert all(e["content_version"] == content.version for e in events)
+        assert isinstance(event["decision"], str) and event["decision"]
+    assert any("rule lasted (persistent pain" in str(e["decision"]) for e in turns)
     spoken = [u["text"] for e in events if "said" in e for u in e["said"]]  # type: ignore[union-attr]
     assert spoken == result.lines
-    assert events[-1]["disposition"] == plan.disposition
 
 
-# ------------------------------------------------------------------------------------------ (c)
-def test_end_of_input_mid_session_closes_cleanly(tmp_path: Path, bundle: Bundle) -> None:
+# ----------------------------------------------------------------------------------------- cut short
+def test_end_of_input_mid_session_never_fails_open(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     result = run_text(path, ["no"], tmp_path)
-    assert_closed(result, bundle)
-    assert bundle.content.templates["stop"] in result.lines
-    warning = next(line for line in result.lines if line.startswith("We didn't finish the safety questions"))
-    rf = [n for n in bundle.content.nodes.values() if n.red_flag]
-    assert rf[0].topic not in warning and all(n.topic in warning for n in rf[1:])
+    assert_closed_safely(result)
+    assert "We didn't finish the safety questions." in result.lines
+    assert_not_home(result)
     events = read_events(path)
-    assert events[-2]["note"] == "end of input; closing with the summary"
-    assert events[-1]["event"] == "end"
+    assert events[-1]["event"] == "end" and events[-1]["how"] == "end of input"
+    assert events[-1]["level"] == "doctor_today"
 
 
-def test_empty_input_closes_cleanly(tmp_path: Path, bundle: Bundle) -> None:
+def test_empty_input_never_fails_open(tmp_path: Path) -> None:
     result = run_text(tmp_path / "t.jsonl", "", tmp_path)
-    assert_closed(result, bundle)
-    warning = next(line for line in result.lines if line.startswith("We didn't finish the safety questions"))
-    assert all(n.topic in warning for n in bundle.content.nodes.values() if n.red_flag)
+    assert_closed_safely(result)
+    assert_not_home(result)
 
 
-def test_end_of_input_without_final_newline(tmp_path: Path, bundle: Bundle) -> None:
-    result = run_text(tmp_path / "t.jsonl", "yes", tmp_path)
-    assert_closed(result, bundle)
-    assert any("Call emergency services now" in line for line in result.lines[:4])
+def test_stop_before_the_warning_signs_are_done(tmp_path: Path) -> None:
+    result = run_text(tmp_path / "t.jsonl", ["no", "no", "stop"], tmp_path)
+    assert_closed_safely(result)
+    assert_not_home(result)
 
 
-# ------------------------------------------------------------------------------------------ (d)
-def test_garbage_reprompts_then_conditional_emergency(tmp_path: Path, bundle: Bundle) -> None:
-    t = bundle.content.templates
-    first = bundle.content.nodes[first_question(bundle)]
-    choices = bundle.grammars.tables[first.grammar].description
-    result = run_text(tmp_path / "t.jsonl", ["banana", "", "Yes please"], tmp_path)
-    at = result.lines.index(first.ask)
-    assert result.lines[at + 1:at + 5] == [t["reprompt"].format(choices=choices), first.ask,
-                                           t["silence"].format(choices=choices), first.ask]
-    assert "yes, no, or not sure" in result.lines[at + 1]
-    conditional = result.lines[at + 5]
-    assert conditional == t["conditional_emergency"].format(topic=first.topic)
-    assert f"If you have {first.topic}, get emergency help now" in conditional
-    assert_closed(result, bundle)
-    assert any(f"I couldn't get an answer about: {first.note}" in line for line in result.lines)
+def test_sixty_empty_lines_never_fail_open(tmp_path: Path) -> None:
+    result = run_text(tmp_path / "t.jsonl", [""] * 60, tmp_path)
+    assert_closed_safely(result)
+    assert_not_home(result)
+    assert result.lines.count("I didn't hear an answer. Please say yes, no, or not sure.") >= 2
 
 
-def test_garbage_at_the_spread_question_lists_its_answers(tmp_path: Path, bundle: Bundle) -> None:
-    plan = plan_full_path(bundle)
-    before = plan.questions.index("spread")
-    result = run_text(tmp_path / "t.jsonl", [*plan.typed[:before], "my foot"], tmp_path)
-    at = result.lines.index(question(bundle, "spread"))
-    assert result.lines[at + 1] == "Sorry, I didn't catch that. Please say arm, leg, both places, or neither."
-    assert result.lines[at + 2] == question(bundle, "spread")
-    assert_closed(result, bundle)
+@pytest.mark.parametrize("typed", ["yes definitely", "I think so", "yeah I have", "y", "idk"])
+def test_answers_that_used_to_fail_three_times_are_understood(tmp_path: Path, bundle: Bundle, typed: str) -> None:
+    result = run_text(tmp_path / "t.jsonl", [typed] * 3, tmp_path)
+    assert "Call emergency services now, on 999." in result.lines
+    assert "Sorry" not in result.stdout
 
 
+def test_garbage_three_times_says_the_conditional_emergency_sentence(tmp_path: Path, bundle: Bundle) -> None:
+    result = run_text(tmp_path / "t.jsonl", ["banana", "", "purple"], tmp_path)
+    assert "If you have sudden weakness in your legs, call 999 now." in result.lines
+    assert ask(bundle, "walking") in result.lines
+    assert_closed_safely(result)
+    assert_not_home(result)
+
+
+# ----------------------------------------------------------------------------------------- commands
 def test_commands_in_text_mode(tmp_path: Path, bundle: Bundle) -> None:
-    t = bundle.content.templates
-    first = question(bundle, first_question(bundle))
-    result = run_text(tmp_path / "t.jsonl", ["Help", "repeat", "slower", "No.", "go back", "I need help now"],
+    first = ask(bundle, "legs_weak")
+    result = run_text(tmp_path / "t.jsonl", ["Help", "repeat", "what should I do?", "slower", "No.", "go back"],
                       tmp_path)
-    assert t["help"].format(choices="yes, no, or not sure") in result.lines
-    assert result.lines.count(first) >= 4
-    assert t["slower"] in result.lines and t["back"] in result.lines
-    at = result.lines.index(t["back"])
+    assert any(line.startswith("If this is an emergency, say emergency, or call 999.") for line in result.lines)
+    assert result.lines.count(first) >= 5
+    assert any(line.startswith("So far, my advice is: please contact a doctor") for line in result.lines)
+    at = result.lines.index("Okay, going back.")
     assert result.lines[at + 1] == first
-    assert result.lines[at + 2] == " ".join(bundle.content.dispositions["emergency"].say)
-    assert_closed(result, bundle)
+    assert_closed_safely(result)
 
 
-# ------------------------------------------------------------------------------------------ (e)
 @pytest.mark.parametrize("typed", [["yes"], ["banana", "help", "no", "no", "stop"], []], ids=["yes", "mixed", "eof"])
 def test_no_ansi_escape_codes(tmp_path: Path, typed: list[str]) -> None:
     result = run_text(tmp_path / "t.jsonl", typed, tmp_path)
@@ -253,40 +257,124 @@ def test_no_ansi_escape_codes(tmp_path: Path, typed: list[str]) -> None:
     assert "> " not in result.stdout  # no prompt marker when stdin is not a terminal
 
 
-# ------------------------------------------------------------------------------------------ (f)
-def test_unwritable_transcript_path(tmp_path: Path) -> None:
+# ----------------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("data", [b"\xff\xfe\xfa yes\n", b"\x00\x00\x00\n", b"n\x00o\n", bytes(range(256)) + b"\n",
+                                  b"\xc3\x28\xa0\xa1\n\xe2\x82\n", b"\r\n\r\n", b"yes\r\n"],
+                         ids=["invalid-utf8", "nul", "nul-inside", "binary", "broken-sequences", "crlf", "yes-crlf"])
+def test_invalid_bytes_never_give_a_traceback(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "t.jsonl"
+    result = run_text(path, data, tmp_path)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 0, result.stderr
+    events = read_events(path)
+    assert events[-1]["event"] == "end"
+    assert len([e for e in events if e["event"] == "turn"]) >= 1
+    assert result.lines[-1] == "Take care. Goodbye." or "Call emergency services now, on 999." in result.lines
+
+
+def test_invalid_utf8_around_an_emergency_reaches_the_transcript(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    result = run_text(path, b"\xff\xfe\ncall an ambulance \xff\n", tmp_path)
+    assert "Call emergency services now, on 999." in result.lines
+    events = read_events(path)
+    emergency = [e for e in events if e.get("intent") == "emergency"]
+    assert emergency and "call an ambulance" in str(emergency[0]["heard"])
+
+
+def test_a_twenty_megabyte_line_is_cut_not_kept(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    result = run_text(path, b"x" * (20 * 1024 * 1024) + b"\nyes\n", tmp_path)
+    assert "Traceback" not in result.stderr
+    assert "Call emergency services now, on 999." in result.lines
+    assert path.stat().st_size < 200_000
+    assert "cut" in result.stderr
+
+
+def test_closed_stdin(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    proc = subprocess.run(command(path), stdin=subprocess.DEVNULL, capture_output=True, cwd=ROOT,
+                          env=env_for(tmp_path), timeout=60, check=False, close_fds=True,
+                          preexec_fn=lambda: os.close(0))
+    stdout = proc.stdout.decode()
+    assert "Traceback" not in proc.stderr.decode(), proc.stderr
+    assert "Take care. Goodbye." in stdout
+    assert "contact a doctor or an urgent care service today" in stdout
+    assert read_events(path)[-1]["event"] == "end"
+
+
+def test_broken_pipe(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    shell = f"yes no | head -c 3000 | {' '.join(command(path))} | head -1"
+    proc = subprocess.run(["bash", "-c", shell + "; echo ${PIPESTATUS[2]} >&2"], capture_output=True, cwd=ROOT,
+                          env=env_for(tmp_path), timeout=60, check=False)
+    err = proc.stderr.decode()
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert proc.stdout.decode().startswith("Hello.")
+    assert err.strip().splitlines()[-1] == "1"  # the assistant's own exit status: output failed
+    events = read_events(path)
+    assert events[-1]["event"] == "end"
+
+
+def test_output_to_a_full_disk(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(command(path), input=b"no\n", stdout=full, stderr=subprocess.PIPE, cwd=ROOT,
+                              env=env_for(tmp_path), timeout=60, check=False)
+    err = proc.stderr.decode()
+    assert "Traceback" not in err, err
+    assert proc.returncode == 1
+    assert "cannot write the output" in err
+    assert read_events(path)[-1]["event"] == "end"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_signals_give_the_safety_net_and_the_end_event(tmp_path: Path, sig: signal.Signals) -> None:
+    path = tmp_path / "t.jsonl"
+    proc = subprocess.Popen(command(path), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=ROOT, env=env_for(tmp_path))
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(b"no\n")
+    proc.stdin.flush()
+    deadline = time.monotonic() + 30
+    seen = b""
+    while b"new problems walking" not in seen and time.monotonic() < deadline:
+        seen += proc.stdout.readline()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    text = (seen + out).decode()
+    assert proc.returncode == 128 + sig
+    assert "Traceback" not in err.decode(), err
+    assert "contact a doctor or an urgent care service today" in text
+    assert "Take care. Goodbye." in text
+    end = read_events(path)[-1]
+    assert end["event"] == "end" and str(end["how"]).startswith("interrupted: stopped by SIG")
+
+
+# ----------------------------------------------------------------------------------------- the transcript
+def test_unwritable_transcript_still_gives_the_conversation(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder\n", encoding="utf-8")
     path = blocker / "t.jsonl"
     result = run_text(path, ["yes"], tmp_path)
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"tingle: cannot write the transcript at {path}")
-    assert "--transcript" in lines[0]
-    assert result.stdout == ""
-
-
-def test_transcript_path_that_is_a_folder(tmp_path: Path) -> None:
-    result = run_text(tmp_path, ["yes"], tmp_path)
-    assert result.returncode != 0
-    assert result.stderr.strip().splitlines() == [
-        f"tingle: cannot write the transcript at {tmp_path}: Is a directory. "
-        "Choose a writable place with --transcript PATH."]
+    assert any(line.startswith(f"cannot write the transcript at {path}") for line in result.lines), result.stdout
+    assert "Call emergency services now, on 999." in result.lines
+    assert "(No transcript was saved.)" in result.stderr
 
 
 def _limit_file_size(limit: int) -> object:
     def apply() -> None:
         import resource
 
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     return apply
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="uses RLIMIT_FSIZE to fill the 'disk'")
-def test_transcript_write_failure_still_gives_the_advice(tmp_path: Path, bundle: Bundle) -> None:
+def test_transcript_write_failure_still_gives_the_advice(tmp_path: Path) -> None:
     full = run_text(tmp_path / "full.jsonl", ["yes"], tmp_path)
     assert full.returncode == 0
     first_two = sum(len(line) + 1 for line in (tmp_path / "full.jsonl").read_bytes().split(b"\n")[:2])
@@ -294,4 +382,6 @@ def test_transcript_write_failure_still_gives_the_advice(tmp_path: Path, bundle:
     result = run_text(tmp_path / "t.jsonl", ["yes"], tmp_path, python_flags=("-B",),
                       preexec_fn=_limit_file_size(first_two))
     assert "Traceback" not in result.stderr, result.stderr
-    assert any("Call emergency services now" in line for line in result.lines), result.stdout
+    assert "Call emergency services now, on 999." in result.lines, result.stdout
+    assert result.returncode == 1
+    assert "incomplete" in result.stderr

@@ -98,7 +98,7 @@ def test_turn_records_what_was_heard_and_decided(tmp_path: Path, bundle: Bundle)
     path = tmp_path / "s.jsonl"
     with Transcript(path, bundle.content.version) as transcript:
         first = dialogue.start()
-        transcript.turn(None, first, at_node=bundle.content.start)
+        transcript.turn(None, first, at_node="opening")
         at = first.node
         turn = Turn(intent="no", text="No.", confidence=0.81234, uncertain=True)
         reply = dialogue.handle(turn)

@@ -1,0 +1,44 @@
+"""The clinical vignette suite runs in CI: patient stories written from NHS / NICE guidance (each with its
+source and expected level, tests/vignettes.yaml), answered truthfully in typed words, must meet the
+targets of the safe-triage issue. The report: `python -m bench.vignettes` (bench/results/vignettes.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.validate import Bundle
+from bench.vignettes import load_stories, run_all, run_story, score
+
+
+@pytest.fixture(scope="module")
+def outcomes(bundle: Bundle) -> list[object]:
+    return run_all(bundle)
+
+
+def test_the_suite_is_large_and_sourced() -> None:
+    stories = load_stories()
+    assert len(stories) >= 60
+    assert all(s.source.strip() for s in stories)
+    assert len({s.id for s in stories}) == len(stories)
+
+
+def test_targets(bundle: Bundle, outcomes: list[object]) -> None:
+    scores = score(bundle.content, outcomes)  # type: ignore[arg-type]
+    assert scores.emergency_sensitivity == 1.0, scores
+    assert scores.safe >= 0.97, scores.unsafe
+    assert scores.right >= 0.80, scores
+    assert scores.over_triage <= 0.10, scores
+
+
+@pytest.mark.parametrize("variant", [1, 2, 3, 5, 7])
+def test_the_level_does_not_depend_on_how_yes_and_no_are_phrased(bundle: Bundle, outcomes: list[object],
+                                                                 variant: int) -> None:
+    for first in outcomes:
+        again = run_story(bundle, first.story, variant)  # type: ignore[attr-defined]
+        assert again.level == first.level, (first.story.id, variant)  # type: ignore[attr-defined]
+
+
+def test_questions_per_story_stay_short(bundle: Bundle, outcomes: list[object]) -> None:
+    scores = score(bundle.content, outcomes)  # type: ignore[arg-type]
+    assert scores.max_questions <= len(bundle.content.questions)
+    assert scores.median_questions <= 20

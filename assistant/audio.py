@@ -1,4 +1,4 @@
-"""Small audio helpers shared by the adapters: WAV in/out, chunking, tones. Standard library only."""
+"""Small audio helpers shared by the adapters: WAV in/out, chunking, tones."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.errors import AudioFileError
+from assistant.resample import to_pcm16
+from assistant.wavfile import WavReader, refuse
 
 SAMPLE_RATE = 16000
 """The recognizer's preferred rate (Hz)."""
 CHUNK_SECONDS = 0.04
 """Audio is handled in chunks this long (s): short, so end of speech is noticed quickly."""
+MAX_READ_SECONDS = 300.0
+"""`read_wav` loads at most this much audio into memory (s)."""
 
 
 @dataclass(frozen=True)
@@ -32,24 +35,20 @@ class Pcm:
         return len(self.data) / 2 / self.rate
 
 
-def read_wav(path: Path) -> Pcm:
-    """Read a 16-bit PCM WAV (mono, or stereo mixed down). Errors say what format is needed."""
-    try:
-        with wave.open(str(path), "rb") as reader:
-            channels, width, rate = reader.getnchannels(), reader.getsampwidth(), reader.getframerate()
-            frames = reader.readframes(reader.getnframes())
-    except FileNotFoundError as exc:
-        raise AudioFileError(f"audio file not found: {path}") from exc
-    except (wave.Error, EOFError, OSError) as exc:
-        raise AudioFileError(f"cannot read {path} as a WAV file ({exc}); use 16-bit PCM WAV, mono, 16 kHz") from exc
-    if width != 2:
-        raise AudioFileError(f"{path} has {8 * width}-bit samples; use 16-bit PCM WAV (e.g. sox in.wav -b 16 out.wav)")
-    if channels == 1:
-        return Pcm(frames, rate)
-    samples = array("h")
-    samples.frombytes(frames)
-    mixed = array("h", (sum(samples[i:i + channels]) // channels for i in range(0, len(samples), channels)))
-    return Pcm(mixed.tobytes(), rate)
+def read_wav(path: Path, max_seconds: float = MAX_READ_SECONDS, *, allow_empty: bool = False) -> Pcm:
+    """A whole WAV file in memory as 16-bit mono at its own rate: any format `assistant.wavfile` accepts,
+    converted (channels mixed down). For short files (speech renderings); stream long ones with WavReader.
+    `allow_empty`: a file with no frames gives empty audio instead of an AudioFileError."""
+    with WavReader(path, allow_empty=allow_empty) as reader:
+        fmt = reader.format
+        if fmt.seconds > max_seconds:
+            raise refuse(path, f"it lasts {fmt.seconds:.0f} s, more than the {max_seconds:.0f} s read at once")
+        blocks = []
+        block = reader.read(fmt.rate)  # one second at a time: bounded intermediate arrays
+        while block.size:
+            blocks.append(to_pcm16(block))
+            block = reader.read(fmt.rate)
+        return Pcm(b"".join(blocks), fmt.rate)
 
 
 def wav_bytes(pcm: Pcm) -> bytes:

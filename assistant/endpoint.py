@@ -27,6 +27,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from assistant.errors import AudioFileError
+
 SAMPLE_RATE = 16000
 
 
@@ -115,13 +117,20 @@ class Endpointer:
     background_db: float = -120.0
     """The background level as measured (dBFS): `floor_db` without the start-up cap."""
     _speech_background_db: float = -120.0
+    _step: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._step = int(self.config.frame * self.sample_rate)
+        if self._step < 1:  # a 0-sample frame would never consume the audio fed (an endless loop)
+            raise AudioFileError(f"audio at {self.sample_rate} Hz cannot be analysed in {self.config.frame} s "
+                                 "frames; use audio at 8000 Hz or more")
 
     def feed(self, pcm: bytes, partial: str, is_complete: bool) -> Decision:
         """Take the next chunk of 16-bit mono PCM and the recognizer's partial text after it."""
         samples = array("h")
         samples.frombytes(pcm[: len(pcm) - len(pcm) % 2])
         self._carry.extend(samples)
-        step = int(self.config.frame * self.sample_rate)
+        step = self._step  # >= 1: every pass removes samples, so the loop ends
         while len(self._carry) >= step:
             self._frame(self._carry[:step])
             del self._carry[:step]

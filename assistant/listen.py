@@ -13,6 +13,7 @@ from typing import Protocol
 
 from assistant.audio import silence
 from assistant.endpoint import Decision, EndpointConfig, Endpointer
+from assistant.errors import AudioDeviceError, AudioFileError
 from assistant.recognizer import Recognition, RecognitionSession
 
 LEAD_IN_SECONDS = 0.3
@@ -55,7 +56,13 @@ class Capture:
 
 def listen_once(source: AudioSource, session: RecognitionSession, config: EndpointConfig,
                 clock: Callable[[], float] = time.monotonic) -> Capture:
-    """Feed chunks until the end-of-speech rules say stop; return the final recognition."""
+    """Feed chunks until the end-of-speech rules say stop; return the final recognition.
+
+    Ends: every chunk holds at least one sample, so audio time advances on every pass, and the rules stop
+    a turn after at most `no_speech_timeout` + `max_utterance` + `end_silence` of audio."""
+    if session.sample_rate != source.rate:  # a recognizer at the wrong rate hears nothing (silently)
+        raise AudioFileError(f"the recognizer expects {session.sample_rate} Hz audio but the input delivers "
+                             f"{source.rate} Hz; this is a bug, please report it")
     endpointer = Endpointer(config=config, sample_rate=source.rate)
     session.feed(silence(LEAD_IN_SECONDS, source.rate))  # context for an answer that starts at once
     while True:
@@ -64,6 +71,8 @@ def listen_once(source: AudioSource, session: RecognitionSession, config: Endpoi
             session.finish()  # leave the recognizer clean for the next turn
             return Capture(recognition=None, rule=Decision.TIMEOUT, input_ended=True,
                            audio_seconds=endpointer.elapsed, decided_at=clock())
+        if len(pcm) < 2:
+            raise AudioDeviceError("the audio input delivered an empty chunk; check the microphone or input file")
         session.feed(pcm)
         rule = endpointer.feed(pcm, session.partial, session.partial_is_complete)
         if rule is Decision.CONTINUE:

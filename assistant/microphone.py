@@ -1,5 +1,8 @@
 """Microphone input through sounddevice, with a capture gate: nothing captured while the assistant speaks.
 
+Audio is captured at 16 kHz when the device supports it, else at its native rate, and then delivered
+resampled to `SAMPLE_RATE` (the recognizer's rate): `rate` is the same for every device.
+
 Chunks are stamped with the (monotonic) time they were captured. `begin(not_before)` opens a turn: any
 chunk captured before `not_before` (the end of our own playback plus a guard) is thrown away, so the
 assistant can never hear itself. The stream factory is replaceable, so tests run without hardware.
@@ -14,8 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from assistant.audio import CHUNK_SECONDS, SAMPLE_RATE
 from assistant.errors import AudioDeviceError
+from assistant.resample import Resampler, to_pcm16
 
 log = logging.getLogger(__name__)
 STALL_SECONDS = 3.0
@@ -87,10 +93,13 @@ class Microphone:
     """Captured audio, stamped and gated. Use `open()`, then `begin()`/`read()` per turn, then `close()`."""
 
     device: int | str | None = None
-    rate: int = SAMPLE_RATE
-    """Capture rate (Hz); set by open() from the device."""
+    capture_rate: int = SAMPLE_RATE
+    """The device's rate (Hz); set by open() from the device unless a stream factory is given."""
     stream_factory: StreamFactory | None = None
     clock: Callable[[], float] = time.monotonic
+    rate: int = field(default=SAMPLE_RATE, init=False)
+    """Rate of the chunks `read()` delivers (Hz)."""
+    _resampler: Resampler | None = field(default=None, init=False, repr=False)
     _queue: queue.Queue[tuple[float, bytes]] = field(default_factory=queue.Queue, init=False, repr=False)
     _stream: Any = field(default=None, init=False, repr=False)
     _not_before: float = field(default=0.0, init=False)
@@ -101,19 +110,24 @@ class Microphone:
     def open(self) -> Microphone:
         factory = self.stream_factory
         if factory is None:
-            self.rate = choose_rate(self.device)
+            self.capture_rate = choose_rate(self.device)
             factory = _sounddevice_stream(self.device)
-        self._stream = factory(self.rate, int(self.rate * CHUNK_SECONDS), self._callback)
+        if self.capture_rate < 1:
+            raise AudioDeviceError(f"the microphone reports a sample rate of {self.capture_rate} Hz; "
+                                   "choose another one with --device")
+        if self.capture_rate != self.rate:
+            self._resampler = Resampler(self.capture_rate, self.rate)
+        self._stream = factory(self.capture_rate, max(1, int(self.capture_rate * CHUNK_SECONDS)), self._callback)
         return self
 
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
         if status and getattr(status, "input_overflow", False):
             log.info("microphone overflow")
         latency = float(getattr(self._stream, "latency", 0.0) or 0.0)
-        self.push(self.clock() - frames / self.rate - latency, bytes(indata))
+        self.push(self.clock() - frames / self.capture_rate - latency, bytes(indata))
 
     def push(self, captured_at: float, pcm: bytes) -> None:
-        """Add a chunk captured at `captured_at` (monotonic seconds, start of the chunk)."""
+        """Add a chunk captured at `captured_at` (monotonic seconds, start of the chunk), at `capture_rate`."""
         self._queue.put((captured_at, pcm))
 
     def begin(self, not_before: float) -> None:
@@ -135,7 +149,11 @@ class Microphone:
             if captured_at < self._not_before:
                 self.dropped += 1
                 continue
-            return pcm
+            if self._resampler is not None:
+                usable = pcm[: len(pcm) - len(pcm) % 2]
+                pcm = to_pcm16(self._resampler.process(np.frombuffer(usable, dtype="<i2") / 32768.0))
+            if len(pcm) >= 2:  # an empty chunk (or one the resampler holds back) is not handed out
+                return pcm
 
     def close(self) -> None:
         if self._stream is not None:

@@ -183,7 +183,7 @@ class VoskRecognizer:
             recognizer.SetWords(True)
             recognizer.SetMaxAlternatives(MAX_ALTERNATIVES)
             self._recognizers[key] = recognizer
-        return RecognitionSession(recognizer=recognizer, listener=listener)
+        return RecognitionSession(recognizer=recognizer, listener=listener, sample_rate=sample_rate)
 
 
 @dataclass
@@ -192,6 +192,8 @@ class RecognitionSession:
 
     recognizer: Any
     listener: Listener
+    sample_rate: int = SAMPLE_RATE
+    """The rate the recognizer was built for (Hz): audio fed must be at this rate."""
     partial: str = ""
     """Text so far: closed segments (see below) and the running partial."""
     _segments: list[dict[str, Any]] = field(default_factory=list, repr=False)

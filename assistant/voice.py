@@ -169,10 +169,12 @@ def recognize_files(args: argparse.Namespace, bundle: Bundle) -> Iterator[str]:
     check_vocabulary(grammars, model_dir)
     recognizer = VoskRecognizer(model_dir).load()
     for wav in args.wavs:
-        source = FileSource([wav], fast=True)
-        source.open()
-        source.begin(0.0)
-        capture = listen_once(source, recognizer.session(listener, source.rate), EndpointConfig())
+        source = FileSource([wav], fast=True).open()
+        try:
+            source.begin(0.0)
+            capture = listen_once(source, recognizer.session(listener, source.rate), EndpointConfig())
+        finally:
+            source.close()
         result = capture.recognition
         yield json.dumps({
             "file": str(wav),

@@ -32,3 +32,11 @@ class AudioDeviceError(AssistantError):
 
 class AudioFileError(AssistantError):
     """An input audio file cannot be read or has an unusable format."""
+
+
+class PrivateFileError(AssistantError):
+    """A file holding health data (transcript, --audio-out) cannot be created safely: the reason, in words."""
+
+
+class TranscriptError(AssistantError):
+    """The transcript cannot be written."""

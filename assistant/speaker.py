@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import queue
 import tempfile
 import threading
@@ -19,10 +20,11 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from assistant.audio import Pcm, read_wav, resample, tone
-from assistant.errors import AssistantError, AudioDeviceError
+from assistant.errors import AssistantError, AudioDeviceError, PrivateFileError
+from assistant.privatefile import open_private
 
 log = logging.getLogger(__name__)
 DEFAULT_RATE = 175
@@ -112,7 +114,7 @@ class Pyttsx3Synthesizer:
         # thread; the file is complete only once the driver reports the utterance finished.
         if not self._finished.wait(self.render_timeout) or not path.exists():
             raise AssistantError(f"the speech engine did not finish within {self.render_timeout:.0f} s")
-        pcm = read_wav(path)
+        pcm = read_wav(path, allow_empty=True)  # an empty rendering happens now and then: rendered again
         path.unlink(missing_ok=True)
         return pcm
 
@@ -167,30 +169,53 @@ def _output_latency(sd: Any) -> float:
 
 @dataclass
 class WavFileOutput:
-    """Appends everything said to one WAV file (`--audio-out`), at `rate` Hz."""
+    """Appends everything said to one WAV file (`--audio-out`), at `rate` Hz. The file is private, like the
+    transcript (`assistant.privatefile`: mode 0600, never through a symlink, never a pipe or device)."""
 
     path: Path
     rate: int = 22050
+    _stream: BinaryIO | None = field(default=None, init=False, repr=False)
     _writer: wave.Wave_write | None = field(default=None, init=False, repr=False)
     first_sample_at: list[float] = field(default_factory=list)
     """Monotonic time each play() call wrote its first sample (for latency measurement)."""
 
-    def play(self, pcm: Pcm) -> None:
+    def open(self) -> WavFileOutput:
+        """Create the file now (else at the first play()), so a refused path is reported before the session."""
         if self._writer is None:
             try:
-                self._writer = wave.open(str(self.path), "wb")
-            except OSError as exc:
-                raise AudioDeviceError(f"cannot write {self.path}: {exc.strerror}") from exc
+                fd = open_private(self.path, append=False)
+            except PrivateFileError as exc:
+                raise AudioDeviceError(f"cannot write the audio file {exc}; choose another path for --audio-out"
+                                       ) from exc
+            self._stream = os.fdopen(fd, "wb")
+            self._writer = wave.open(self._stream, "wb")
             self._writer.setnchannels(1)
             self._writer.setsampwidth(2)
             self._writer.setframerate(self.rate)
+        return self
+
+    def play(self, pcm: Pcm) -> None:
+        writer = self.open()._writer
+        if writer is None:
+            raise AudioDeviceError(f"the audio file {self.path} is not open")
         self.first_sample_at.append(time.monotonic())
-        self._writer.writeframes(resample(pcm, self.rate).data)
+        try:
+            writer.writeframes(resample(pcm, self.rate).data)
+        except OSError as exc:
+            raise AudioDeviceError(f"writing the audio file {self.path} failed ({exc.strerror})") from exc
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        writer, stream = self._writer, self._stream
+        self._writer = self._stream = None
+        try:
+            try:
+                if writer is not None:
+                    writer.close()  # writes the final header
+            finally:
+                if stream is not None:
+                    stream.close()
+        except OSError as exc:
+            raise AudioDeviceError(f"the audio file {self.path} could not be completed ({exc.strerror})") from exc
 
 
 class _Worker:

@@ -97,14 +97,18 @@ def open_voice_channel(args: argparse.Namespace, bundle: Bundle) -> tuple[VoiceC
     model_dir = resolve_model(args.model)
     check_vocabulary(bundle.grammars, model_dir)
     recognizer = VoskRecognizer(model_dir)
+    output: Output = WavFileOutput(args.audio_out).open() if args.audio_out else SoundDeviceOutput()
     source: AudioSource
-    if args.audio_in:
-        source = FileSource(list(args.audio_in), fast=args.fast).open()
-    else:
-        from assistant.microphone import Microphone
+    try:
+        if args.audio_in:
+            source = FileSource(list(args.audio_in), fast=args.fast).open()
+        else:
+            from assistant.microphone import Microphone
 
-        source = Microphone(device=_device(args.device)).open()
-    output: Output = WavFileOutput(args.audio_out) if args.audio_out else SoundDeviceOutput()
+            source = Microphone(device=_device(args.device)).open()
+    except BaseException:
+        output.close()
+        raise
     speaker = Speaker(Pyttsx3Synthesizer(voice=args.voice, volume=1.0 if args.volume is None else args.volume),
                       output)
     if args.rate:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -124,10 +125,17 @@ def test_unwritable_place_is_an_assistant_error(tmp_path: Path) -> None:
     assert "--transcript" in str(caught.value)
 
 
+NAME = re.compile(r"session-(\d{8}-\d{6}\.\d{6})-(\d+)-([0-9a-f]{8})\.jsonl")
+
+
 def test_default_path_honours_xdg_state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
-    now = datetime(2026, 11, 25, 13, 4, 5, tzinfo=UTC).timestamp()
-    assert default_path(now) == tmp_path / "xdg" / "tingle" / "transcripts" / "session-20261125-130405.jsonl"
+    now = datetime(2026, 11, 25, 13, 4, 5, 123456, tzinfo=UTC).timestamp()
+    path = default_path(now)
+    assert path.parent == tmp_path / "xdg" / "tingle" / "transcripts"
+    match = NAME.fullmatch(path.name)
+    assert match is not None, path.name
+    assert match.group(1) == "20261125-130405.123456" and match.group(2) == str(os.getpid())
 
 
 @pytest.mark.parametrize("value", [None, ""])
@@ -139,13 +147,16 @@ def test_default_path_without_xdg_state_home(monkeypatch: pytest.MonkeyPatch, tm
         monkeypatch.setenv("XDG_STATE_HOME", value)
     monkeypatch.setenv("HOME", str(tmp_path))
     path = default_path(0.0)
-    assert path == tmp_path / ".local" / "state" / "tingle" / "transcripts" / "session-19700101-000000.jsonl"
+    assert path.parent == tmp_path / ".local" / "state" / "tingle" / "transcripts"
+    assert path.name.startswith("session-19700101-000000.000000-")
 
 
 def test_default_path_uses_utc_now(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    before = datetime.now(UTC).replace(microsecond=0)
+    before = datetime.now(UTC)
     name = default_path().name
     after = datetime.now(UTC)
-    stamp = datetime.strptime(name, "session-%Y%m%d-%H%M%S.jsonl").replace(tzinfo=UTC)
+    match = NAME.fullmatch(name)
+    assert match is not None, name
+    stamp = datetime.strptime(match.group(1), "%Y%m%d-%H%M%S.%f").replace(tzinfo=UTC)
     assert before <= stamp <= after

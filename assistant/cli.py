@@ -108,11 +108,13 @@ class _NoTranscript:
 
 @contextmanager
 def _signals_close_the_session() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise SessionInterrupted inside the session, which then says its safety net."""
+    """SIGTERM, SIGHUP and SIGQUIT raise SessionInterrupted inside the session, which then says its safety net
+    and writes its end event (SIGINT is Ctrl-C: KeyboardInterrupt, closed the same way)."""
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise SessionInterrupted(signum, signal.Signals(signum).name)
 
-    wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+    names = ("SIGTERM", "SIGHUP", "SIGQUIT")
+    wanted = [s for s in (getattr(signal, n, None) for n in names) if s is not None]
     previous = {s: signal.signal(s, interrupt) for s in wanted}
     try:
         yield

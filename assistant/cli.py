@@ -154,7 +154,7 @@ def _run(args: argparse.Namespace) -> int:
 def _converse(args: argparse.Namespace, bundle: Bundle, channel: Channel, transcript_path: Path,
               region: str | None) -> int:
     dialogue = Dialogue(bundle.content, bundle.grammars, region=region)
-    transcript = Transcript(transcript_path, bundle.content.version)
+    transcript = Transcript(transcript_path, bundle.content.version, exclusive=args.transcript is None)
     try:
         transcript.open()
     except TranscriptError as exc:
@@ -170,7 +170,10 @@ def _converse(args: argparse.Namespace, bundle: Bundle, channel: Channel, transc
     try:
         outcome = run_session(dialogue, channel, transcript)
     finally:
-        transcript.close()
+        try:
+            transcript.close()
+        except TranscriptError as exc:
+            print(f"tingle: {exc}", file=sys.stderr)
     failed = not outcome.transcript_ok or bool(getattr(transcript, "failed", False))
     output_error = getattr(channel, "output_error", None)
     if failed:
@@ -195,9 +198,9 @@ def _check(argv: list[str]) -> int:
           f"{len(content.levels)} levels, {len(bundle.grammars.tables)} grammars: OK")
     if args.no_model:
         return 0
-    from assistant.modelstore import check_vocabulary, resolve_model
+    from assistant.modelstore import check_model, check_vocabulary
 
-    model_dir = resolve_model(args.model)
+    model_dir = check_model(args.model)  # every file's checksum
     check_vocabulary(bundle.grammars, model_dir)
     print(f"model {model_dir}: every grammar word is in its vocabulary: OK")
     return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from assistant.errors import ContentError
-from assistant.yamlload import line_of, parse_yaml
+from assistant.yamlload import line_of, parse_yaml, read_yaml_file
 
 TRIAGE_FILE = "triage.yaml"
 RULES_FILE = "rules.yaml"
@@ -177,11 +177,7 @@ class Content:
             path = directory / name
             if not path.is_file():
                 raise ContentError(f"missing content file; expected {name} in {directory}", file=str(path))
-            try:
-                texts[str(path)] = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError as exc:
-                raise ContentError(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8",
-                                   file=str(path)) from exc
+            texts[str(path)] = read_yaml_file(path)
         return cls.from_yaml(texts)
 
     @classmethod

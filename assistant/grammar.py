@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from assistant.errors import ContentError
-from assistant.yamlload import line_of, parse_yaml
+from assistant.yamlload import line_of, parse_yaml, read_yaml_file
 
 ANSWERS = "answers"
 COMMANDS = "commands"
@@ -293,14 +293,7 @@ class Grammars:
         if not files:
             raise ContentError("no grammar files (*.yaml) found; the grammars/ folder is missing or empty",
                                file=str(directory))
-        texts = {}
-        for path in files:
-            try:
-                texts[str(path)] = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError as exc:
-                raise ContentError(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8",
-                                   file=str(path)) from exc
-        return cls.from_yaml(texts)
+        return cls.from_yaml({str(path): read_yaml_file(path) for path in files})
 
     @classmethod
     def from_yaml(cls, texts: Mapping[str, str]) -> Grammars:

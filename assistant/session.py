@@ -151,14 +151,19 @@ class _Log:
         self._guard(lambda: self.transcript.turn(turn, reply, at_node=at_node, **extra))
 
     def event(self, kind: str, **fields: Any) -> None:
-        self._guard(lambda: self.transcript.event(kind, **fields))
+        self._guard(lambda: self.transcript.event(kind, **fields), always=kind == "end")
 
-    def _guard(self, write: Callable[[], None]) -> None:
-        if self.failed:
+    def _guard(self, write: Callable[[], None], always: bool = False) -> None:
+        """After a failure later writes are skipped, except the end event, which is tried once more (the
+        transcript keeps room for it, and every write is a whole line or nothing)."""
+        if self.failed and not always:
             return
         try:
             write()
         except TranscriptError as exc:
+            if self.failed:
+                log.warning("transcript: the end event could not be written either: %s", exc)
+                return
             self.failed = True
             log.warning("transcript: %s", exc)
             self.channel.notice(str(exc))

@@ -1214,7 +1214,9 @@ def test_content_file_not_utf8(tmp_path: Path) -> None:
     with pytest.raises(ContentError) as caught:
         load_bundle(content, grammars)
     byte = BASE_RULES.index("A fever") + 3
-    assert str(caught.value) == f"{content / 'rules.yaml'}: not UTF-8 text (byte {byte}); save the file as UTF-8"
+    message = str(caught.value)
+    assert message.startswith(f"{content / 'rules.yaml'}:") and f"not UTF-8 text (byte {byte}" in message
+    assert message.endswith("save the file as UTF-8") and caught.value.line is not None
 
 
 def test_no_grammar_files(tmp_path: Path) -> None:
@@ -1231,7 +1233,8 @@ def test_grammar_file_not_utf8(tmp_path: Path) -> None:
     (grammars / "where.yaml").write_bytes(BASE_WHERE.replace("neither", "n\xe9ither").encode("latin-1"))
     with pytest.raises(ContentError) as caught:
         load_bundle(content, grammars)
-    assert str(caught.value).startswith(f"{grammars / 'where.yaml'}: not UTF-8 text")
+    assert str(caught.value).startswith(f"{grammars / 'where.yaml'}:")
+    assert "not UTF-8 text" in str(caught.value) and caught.value.line is not None
 
 
 # ------------------------------------------------------------------------------------------ tingle check

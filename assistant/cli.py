@@ -34,7 +34,8 @@ def _run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tingle",
         description="Talk through tingling or numbness in your back. Not a diagnosis; in an emergency, "
-                    "call emergency services. Other commands: tingle check | devices | recognize.",
+                    "call emergency services. Other commands: tingle check | devices | recognize | listen | "
+                    "install-service | uninstall-service.",
     )
     _common(parser)
     parser.add_argument("--text", action="store_true", help="type answers instead of speaking (one per line)")
@@ -67,6 +68,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _devices(args[1:])
         if args and args[0] == "recognize":
             return _recognize(args[1:])
+        if args and args[0] == "listen":
+            from assistant.resident import listen_main
+
+            return listen_main(args[1:])
+        if args and args[0] == "install-service":
+            from assistant.service import install_main
+
+            return install_main(args[1:])
+        if args and args[0] == "uninstall-service":
+            from assistant.service import uninstall_main
+
+            return uninstall_main(args[1:])
         return _run(_run_parser().parse_args(args))
     except AssistantError as exc:
         print(f"tingle: {exc}", file=sys.stderr)

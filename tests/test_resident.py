@@ -1,0 +1,474 @@
+"""Resident mode: wake -> session -> back to waiting, faults of a session, a lost microphone, signals, and the
+continuous stream of recordings (`assistant.streamsource`).
+
+The loop's tests use hand-written fakes (a scripted source, a detector that fires on marked chunks, a
+scripted channel); the end-to-end tests run the real wake-phrase model, the real recognizer and a stream WAV
+of synthetic speech, through `Resident` and through `listen_main` (what `tingle listen` runs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.audio import Pcm
+from assistant.dialogue import Utterance
+from assistant.errors import AudioDeviceError
+from assistant.grammar import Listener
+from assistant.resident import Resident, ResidentConfig, SpeakerAnnouncer, State, _signals_stop
+from assistant.session import Heard, SessionInterrupted
+from assistant.streamsource import StreamSource, TimedOutput
+from assistant.validate import Bundle
+from assistant.wakeword import WakePhrase, wake_phrase
+
+ROOT = Path(__file__).resolve().parent.parent
+RATE = 16000
+CHUNK = 640
+"""Samples in one fake chunk (40 ms)."""
+QUIET = bytes(2 * CHUNK)
+WAKE = b"\x34\x12" * CHUNK
+"""The chunk the fake detector takes for the wake phrase."""
+
+
+# ----------------------------------------------------------------------------- fakes
+
+
+@dataclass
+class FakeSource:
+    """Scripted chunks on a stream clock of its own; an item that is an exception is raised when read."""
+
+    items: list[bytes | BaseException]
+    now: float = 0.0
+    closed: bool = False
+    begun: list[float] = field(default_factory=list)
+
+    rate: int = RATE
+
+    def begin(self, not_before: float) -> None:
+        self.begun.append(not_before)
+
+    def read(self) -> bytes | None:
+        if not self.items:
+            return None
+        item = self.items.pop(0)
+        if isinstance(item, BaseException):
+            raise item
+        self.now += len(item) / 2 / RATE
+        return item
+
+    def clock(self) -> float:
+        return self.now
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class FakeDetector:
+    phrase: WakePhrase = field(default_factory=wake_phrase)
+    resets: int = 0
+
+    def feed(self, pcm: bytes) -> float:
+        return 0.9 if pcm == WAKE else 0.0
+
+    def heard(self, probability: float) -> bool:
+        return probability > 0.5
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+@dataclass
+class FakeChannel:
+    """Answers from a script; raises an item that is an exception; None when the script runs out."""
+
+    answers: list[str | BaseException]
+    said: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    def say(self, utterance: Utterance) -> None:
+        self.said.append(utterance.text)
+
+    def listen(self, listener: Listener) -> Heard | None:
+        if not self.answers:
+            return None
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return Heard(text=answer, intent=listener.interpret(answer))
+
+    def change_rate(self, step: int) -> None:
+        """Not needed here."""
+
+    def notice(self, message: str) -> None:
+        self.notices.append(message)
+
+
+@dataclass
+class FakeAnnouncer:
+    said: list[str] = field(default_factory=list)
+    earcons: int = 0
+
+    def say(self, text: str) -> bool:
+        self.said.append(text)
+        return True
+
+    def earcon(self) -> float:
+        self.earcons += 1
+        return 1.0
+
+
+def _resident(bundle: Bundle, tmp_path: Path, sources: list[FakeSource | BaseException],
+              channels: list[FakeChannel], **config: object) -> tuple[Resident, list[float]]:
+    """A Resident over fakes: each open takes the next source (or raises it); each session the next channel."""
+    sleeps: list[float] = []
+    current: list[FakeSource] = []
+
+    def open_source() -> FakeSource:
+        item = sources.pop(0)
+        if isinstance(item, BaseException):
+            raise item
+        current[:] = [item]
+        return item
+
+    def make_channel(source: object) -> FakeChannel:
+        return channels.pop(0)
+
+    resident = Resident(bundle=bundle, open_source=open_source, detector=FakeDetector(), make_channel=make_channel,
+                        announcer=FakeAnnouncer(),
+                        config=ResidentConfig(transcript_dir=tmp_path / "t", region="GB", **config),  # type: ignore[arg-type]
+                        clock=lambda: current[0].now if current else 0.0, stream_origin=0.0,
+                        sleep=sleeps.append, show=lambda text: None)
+    return resident, sleeps
+
+
+def _events(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _transcripts(tmp_path: Path) -> list[list[dict[str, object]]]:
+    return [_events(p) for p in sorted((tmp_path / "t").glob("session-*.jsonl"))]
+
+
+# ----------------------------------------------------------------------------- the loop, with fakes
+
+
+def test_wake_starts_a_session_and_the_loop_waits_again(bundle: Bundle, tmp_path: Path) -> None:
+    source = FakeSource([QUIET] * 10 + [WAKE] + [QUIET] * 5 + [WAKE] + [QUIET] * 3)
+    resident, _ = _resident(bundle, tmp_path, [source], [FakeChannel(["stop"]), FakeChannel(["emergency"])])
+    assert resident.run() == 0
+    assert [s.how for s in resident.sessions] == ["closed", "closed"]
+    assert resident.sessions[1].level == "emergency"
+    assert resident.states == [State.STARTING, State.WAITING, State.WOKEN, State.IN_SESSION, State.WAITING,
+                               State.WOKEN, State.IN_SESSION, State.WAITING, State.STOPPED]
+    assert resident.announcer.earcons == 2  # type: ignore[attr-defined]
+    assert any("okay nabu" in text for text in resident.announcer.said)  # type: ignore[attr-defined]
+    first, second = _transcripts(tmp_path)
+    wake = next(e for e in first if e["event"] == "wake")
+    assert wake["phrase"] == "okay nabu" and wake["stream_s"] == pytest.approx(11 * 0.04)
+    assert [e["event"] for e in first] == ["session", "wake", "start", "turn", "end"]
+    assert next(e for e in second if e["event"] == "wake")["stream_s"] == pytest.approx(17 * 0.04)
+    assert len({e["session_id"] for e in first + second}) == 2
+    assert resident.detector.resets >= 3  # type: ignore[attr-defined]
+    assert source.closed
+
+
+def test_a_failing_session_is_recorded_and_the_loop_goes_on(bundle: Bundle, tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    source = FakeSource([WAKE, QUIET, WAKE, QUIET])
+    broken = FakeChannel([RuntimeError("a bug in the channel")])
+    resident, _ = _resident(bundle, tmp_path, [source], [broken, FakeChannel(["stop"])])
+    with caplog.at_level(logging.ERROR, logger="assistant.resident"):
+        assert resident.run() == 0
+    assert resident.sessions[0].how == "failed: a bug in the channel"
+    assert resident.sessions[1].how == "closed"
+    assert "the session failed" in caplog.text
+    said = " ".join(resident.announcer.said)  # type: ignore[attr-defined]
+    assert "call 999" in said and "Say okay nabu to start again" in said
+    failed = _transcripts(tmp_path)[0]
+    assert [e["event"] for e in failed][-2:] == ["error", "end"]
+
+
+def test_a_lost_microphone_is_announced_and_reopened_with_back_off(bundle: Bundle, tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    lost = FakeSource([QUIET, QUIET, AudioDeviceError("the microphone stopped sending audio")])
+    back = FakeSource([QUIET, WAKE, QUIET])
+    unplugged = AudioDeviceError("no usable microphone")
+    resident, sleeps = _resident(bundle, tmp_path, [lost, unplugged, unplugged, back], [FakeChannel(["stop"])])
+    with caplog.at_level(logging.WARNING, logger="assistant.resident"):
+        assert resident.run() == 0
+    assert sleeps == [1.0, 2.0, 4.0]
+    assert lost.closed
+    assert State.MIC_LOST in resident.states
+    assert resident.states[resident.states.index(State.MIC_LOST) + 1] == State.WAITING
+    said = resident.announcer.said  # type: ignore[attr-defined]
+    assert sum("microphone is not working" in s for s in said) == 1  # said once, not at every try
+    assert any("microphone is working again" in s for s in said)
+    assert "microphone lost: the microphone stopped sending audio" in caplog.text
+    assert "microphone back after 3 tries" in caplog.text
+    assert [s.how for s in resident.sessions] == ["closed"]
+
+
+def test_no_microphone_at_start_is_waited_for(bundle: Bundle, tmp_path: Path) -> None:
+    resident, sleeps = _resident(bundle, tmp_path, [AudioDeviceError("none"), FakeSource([WAKE])],
+                                 [FakeChannel(["stop"])])
+    assert resident.run() == 0
+    assert sleeps == [1.0] and len(resident.sessions) == 1
+
+
+def test_back_off_is_capped_and_can_give_up(bundle: Bundle, tmp_path: Path) -> None:
+    failures: list[FakeSource | BaseException] = [AudioDeviceError("gone") for _ in range(8)]
+    resident, sleeps = _resident(bundle, tmp_path, failures, [], retry_max=5.0, max_retries=7)
+    assert resident.run() == 1
+    assert sleeps == [1.0, 2.0, 4.0, 5.0, 5.0, 5.0, 5.0]
+
+
+def test_sigterm_while_waiting_ends_cleanly(bundle: Bundle, tmp_path: Path) -> None:
+    source = FakeSource([QUIET, SessionInterrupted(15, "SIGTERM")])
+    resident, _ = _resident(bundle, tmp_path, [source], [])
+    assert resident.run() == 128 + 15
+    assert resident.stopped_by == "SIGTERM" and resident.state is State.STOPPED
+    assert source.closed and resident.sessions == []
+
+
+def test_sigterm_in_a_session_says_the_safety_net_and_ends(bundle: Bundle, tmp_path: Path) -> None:
+    channel = FakeChannel(["no", SessionInterrupted(1, "SIGHUP")])
+    resident, _ = _resident(bundle, tmp_path, [FakeSource([WAKE, QUIET])], [channel])
+    assert resident.run() == 128 + 1
+    assert any("If it gets worse" in text for text in channel.said)  # the safety net
+    end = _transcripts(tmp_path)[0][-1]
+    assert end["event"] == "end" and end["how"] == "interrupted: stopped by SIGHUP"
+
+
+def test_a_real_sigterm_is_turned_into_a_clean_stop(bundle: Bundle, tmp_path: Path) -> None:
+    class Killer(FakeSource):
+        def read(self) -> bytes | None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return super().read()
+
+    resident, _ = _resident(bundle, tmp_path, [Killer([QUIET] * 50)], [])
+    before = signal.getsignal(signal.SIGTERM)
+    with _signals_stop():
+        assert resident.run() == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_an_unwritable_transcript_folder_does_not_stop_the_conversation(bundle: Bundle, tmp_path: Path) -> None:
+    (tmp_path / "t").write_text("a file, not a folder")
+    channel = FakeChannel(["stop"])
+    resident, _ = _resident(bundle, tmp_path, [FakeSource([WAKE])], [channel])
+    assert resident.run() == 0
+    assert resident.sessions[0].how == "closed"
+    assert any("not being saved" in n for n in channel.notices)
+    assert any("Goodbye" in text for text in channel.said)
+
+
+# ----------------------------------------------------------------------------- the stream of recordings
+
+
+def _wav(path: Path, samples: np.ndarray, rate: int = RATE) -> Path:
+    with wave.open(str(path), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(np.asarray(samples, dtype="<i2").tobytes())
+    return path
+
+
+def _drain(source: StreamSource) -> bytes:
+    out = []
+    while (chunk := source.read()) is not None:
+        assert chunk
+        out.append(chunk)
+    return b"".join(out)
+
+
+def test_stream_plays_the_files_end_to_end_with_stream_times(tmp_path: Path) -> None:
+    a = _wav(tmp_path / "a.wav", np.full(RATE, 1000))  # 1 s
+    b = _wav(tmp_path / "b.wav", np.full(RATE // 4, -1000, dtype=np.int16), rate=RATE // 2)  # 0.5 s at 8 kHz
+    source = StreamSource([a, b], fast=True).open()
+    source.begin(0.0)
+    data = np.frombuffer(_drain(source), dtype="<i2")
+    assert source.read() is None
+    assert data.size == pytest.approx(1.5 * RATE, abs=2)
+    assert source.now() == pytest.approx(1.5, abs=1e-3)
+    assert source.starts == [0.0, pytest.approx(1.0)]
+    assert source.where(1.25) == (str(b), 0.25)
+    assert abs(int(data[RATE // 2])) == 1000 and data[-RATE // 4] < -900
+
+
+def test_playback_moves_the_stream_on_and_the_gate_drops_what_it_covered(tmp_path: Path) -> None:
+    ramp = _wav(tmp_path / "ramp.wav", np.arange(2 * RATE) // 2)  # sample value tells where we are
+    source = StreamSource([ramp], fast=True).open()
+    source.begin(0.0)
+    source.read()
+    output = TimedOutput(inner=_NullOutput(), stream=source)
+    output.play(Pcm(bytes(2 * RATE // 2), RATE))  # we spoke for 0.5 s
+    assert source.now() == pytest.approx(0.54)
+    source.begin(source.now() + 0.15)
+    first = np.frombuffer(source.read() or b"", dtype="<i2")
+    assert int(first[0]) == pytest.approx(int(0.69 * RATE) // 2, abs=2)  # heard from 0.69 s of the stream on
+
+
+def test_stream_is_paced_in_real_time_unless_fast(tmp_path: Path) -> None:
+    wav = _wav(tmp_path / "a.wav", np.zeros(RATE // 2))
+    wall = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        wall[0] += seconds
+
+    source = StreamSource([wav], sleep=sleep, wall=lambda: wall[0]).open()
+    source.begin(0.0)
+    _drain(source)
+    assert sum(slept) == pytest.approx(0.5 - 0.04, abs=0.01)  # the first chunk is due at once
+
+
+@dataclass
+class _NullOutput:
+    played: list[Pcm] = field(default_factory=list)
+
+    def play(self, pcm: Pcm) -> None:
+        self.played.append(pcm)
+
+    def close(self) -> None:
+        """Nothing held."""
+
+
+# ----------------------------------------------------------------------------- end to end, from recordings
+
+
+@dataclass
+class _ShortSynth:
+    """Every utterance takes 0.3 s (of silence): the stream's layout does not depend on the real voice."""
+
+    def synthesize(self, text: str, rate: int) -> Pcm:
+        return Pcm(bytes(2 * int(0.3 * RATE)), RATE)
+
+
+def _stream_wav(path: Path, script: list[tuple[float, str]], total_s: float) -> tuple[Path, dict[str, float]]:
+    """A stream WAV with each (start s, phrase) spoken there (espeak-ng en-us); returns where each clip ends
+    (its trailing silence included)."""
+    from bench.corpus import Voice, synthesize
+
+    voice = Voice("espeak-ng", "en-us")
+    samples = np.zeros(int(total_s * RATE), dtype=np.int16)
+    ends: dict[str, float] = {}
+    for start, text in script:
+        clip = synthesize(text, voice)
+        at = int(start * RATE)
+        samples[at:at + clip.size] = clip
+        ends[f"{text}@{start:g}"] = (at + clip.size) / RATE
+    return _wav(path, samples), ends
+
+
+@pytest.fixture(scope="module")
+def wake_detector() -> object:
+    from voice_support import require_voice_stack
+
+    from assistant.wakeword import MicroWakeDetector
+
+    require_voice_stack()
+    detector = MicroWakeDetector(wake_phrase("okay-nabu")).open()
+    yield detector
+    detector.close()
+
+
+@pytest.mark.voice
+def test_recordings_end_to_end_wake_session_waiting_wake_session(bundle: Bundle, tmp_path: Path,
+                                                                 recognizer: object, wake_detector: object) -> None:
+    from assistant.resident import stream_locator, voice_channel_factory
+    from assistant.speaker import Speaker
+    from assistant.wakeword import SpeechCheck
+
+    stream_wav, ends = _stream_wav(tmp_path / "stream.wav", [
+        (1.0, "okay then, the kettle is on"),  # background talk with a sound-alike: no wake
+        (5.0, "okay nabu"), (8.0, "no"), (11.0, "stop"),
+        (20.0, "okay nabu"), (23.0, "emergency"),
+    ], total_s=30.0)
+    source = StreamSource([stream_wav], fast=True).open()
+    output = _NullOutput()
+    speaker = Speaker(_ShortSynth(), TimedOutput(output, source), fallback=lambda text: None)
+    resident = Resident(
+        bundle=bundle, open_source=lambda: source, detector=wake_detector,  # type: ignore[arg-type]
+        make_channel=voice_channel_factory(speaker, recognizer, use_tone=True, clock=source.now, rate=None),
+        announcer=SpeakerAnnouncer(speaker, show=lambda text: None),
+        config=ResidentConfig(transcript_dir=tmp_path / "t", region="GB", max_retries=1),
+        clock=source.now, stream_origin=0.0, where=stream_locator(source), show=lambda text: None,
+        check=SpeechCheck.for_phrase(recognizer, wake_detector.phrase))  # type: ignore[attr-defined]
+    assert resident.run() == 0
+    assert [s.how for s in resident.sessions] == ["closed", "closed"]
+    assert [s.level for s in resident.sessions] == ["doctor_today", "emergency"]
+    first, second = _transcripts(tmp_path)
+    wake_1 = next(e for e in first if e["event"] == "wake")
+    wake_2 = next(e for e in second if e["event"] == "wake")
+    assert 5.0 < wake_1["stream_s"] <= ends["okay nabu@5"] + 0.5  # type: ignore[operator]
+    assert 20.0 < wake_2["stream_s"] <= ends["okay nabu@20"] + 0.5  # type: ignore[operator]
+    assert wake_1["file"] == str(stream_wav) and "boo" in wake_1["checked"]  # type: ignore[operator]
+    assert resident.refused  # the sound-alike fired the model, and the check refused it
+    heard_1 = [e["intent"] for e in first if e["event"] == "turn"]
+    assert heard_1 == ["no", "stop"]
+    assert next(e["intent"] for e in second if e["event"] == "turn") == "emergency"
+    assert second[-1]["event"] == "end" and second[-1]["how"] == "closed"
+    assert resident.states[-2:] == [State.WAITING, State.STOPPED]
+    earcons = [p for p in output.played if p.seconds == pytest.approx(0.16)]
+    assert len(earcons) == 2
+
+
+@pytest.mark.voice
+def test_tingle_listen_from_a_recording(tmp_path: Path, wake_detector: object) -> None:
+    """`listen_main` (what `tingle listen` runs) as its own process, real voice, from a recording."""
+    stream_wav, _ = _stream_wav(tmp_path / "stream.wav", [(6.0, "okay nabu"), (34.0, "stop")],
+                                  total_s=50.0)  # after the "Ready" notice; "stop" after the greeting
+    environment = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from assistant.resident import listen_main; "
+                               "sys.exit(listen_main(sys.argv[1:]))",
+         "--audio-in", str(stream_wav), "--fast", "--transcript-dir", str(tmp_path / "t"),
+         "--audio-out", str(tmp_path / "said.wav"), "--region", "GB"],
+        cwd=ROOT, env=environment, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Say okay nabu when you need me" in done.stdout
+    assert "woken by 'okay nabu'" in done.stderr
+    (events,) = _transcripts(tmp_path)
+    assert [e["event"] for e in events][:3] == ["session", "wake", "start"]
+    assert events[-1]["event"] == "end"
+    assert (tmp_path / "said.wav").stat().st_size > 10_000
+
+
+@dataclass
+class _FakeCheck:
+    """Refuses the first fire, then raises, as a broken recognizer would."""
+
+    calls: int = 0
+
+    def confirm(self, pcm: bytes) -> tuple[bool, str]:
+        self.calls += 1
+        if self.calls == 1:
+            return False, "okay now"
+        from assistant.errors import ModelError
+
+        raise ModelError("the model went away")
+
+
+def test_the_check_refuses_near_misses_and_a_broken_check_never_blocks_a_wake(bundle: Bundle, tmp_path: Path,
+                                                                             caplog: pytest.LogCaptureFixture) -> None:
+    resident, _ = _resident(bundle, tmp_path, [FakeSource([WAKE, QUIET, WAKE, QUIET])], [FakeChannel(["stop"])])
+    resident.check = _FakeCheck()
+    with caplog.at_level(logging.INFO, logger="assistant.resident"):
+        assert resident.run() == 0
+    assert resident.refused == ["okay now"]
+    assert len(resident.sessions) == 1 and resident.sessions[0].wake.stream_s == pytest.approx(0.12)
+    assert "near miss" in caplog.text and "the wake check failed" in caplog.text

@@ -12,8 +12,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
-import sys
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -428,17 +426,13 @@ def test_recordings_end_to_end_wake_session_waiting_wake_session(bundle: Bundle,
 
 @pytest.mark.voice
 def test_tingle_listen_from_a_recording(tmp_path: Path, wake_detector: object) -> None:
-    """`listen_main` (what `tingle listen` runs) as its own process, real voice, from a recording."""
+    """`tingle listen` (python -m assistant listen) as its own process, real voice, from a recording."""
+    from voice_support import run_cli
+
     stream_wav, _ = _stream_wav(tmp_path / "stream.wav", [(6.0, "okay nabu"), (34.0, "stop")],
-                                  total_s=50.0)  # after the "Ready" notice; "stop" after the greeting
-    environment = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
-    done = subprocess.run(
-        [sys.executable, "-c", "import sys; from assistant.resident import listen_main; "
-                               "sys.exit(listen_main(sys.argv[1:]))",
-         "--audio-in", str(stream_wav), "--fast", "--transcript-dir", str(tmp_path / "t"),
-         "--audio-out", str(tmp_path / "said.wav"), "--region", "GB"],
-        cwd=ROOT, env=environment, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
-        check=False)
+                                total_s=50.0)  # after the "Ready" notice; "stop" after the greeting
+    done = run_cli(["listen", "--audio-in", stream_wav, "--fast", "--transcript-dir", tmp_path / "t",
+                    "--audio-out", tmp_path / "said.wav", "--region", "GB"], tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Say okay nabu when you need me" in done.stdout
     assert "woken by 'okay nabu'" in done.stderr

@@ -5,17 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from assistant.dialogue import Dialogue, Reply, Turn
 from assistant.errors import AssistantError
-from assistant.session import Channel, SessionInterrupted, run_session
+from assistant.session import Channel, SessionInterrupted, run_session, signals_interrupt_session
 from assistant.transcript import Transcript, TranscriptError, default_path
 from assistant.validate import Bundle, load_bundle
 
@@ -119,23 +116,6 @@ class _NoTranscript:
         """Nothing is kept."""
 
 
-@contextmanager
-def _signals_close_the_session() -> Iterator[None]:
-    """SIGTERM, SIGHUP and SIGQUIT raise SessionInterrupted inside the session, which then says its safety net
-    and writes its end event (SIGINT is Ctrl-C: KeyboardInterrupt, closed the same way)."""
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise SessionInterrupted(signum, signal.Signals(signum).name)
-
-    names = ("SIGTERM", "SIGHUP", "SIGQUIT")
-    wanted = [s for s in (getattr(signal, n, None) for n in names) if s is not None]
-    previous = {s: signal.signal(s, interrupt) for s in wanted}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
 def _run(args: argparse.Namespace) -> int:
     bundle = _bundle(args)
     transcript_path = args.transcript or default_path()
@@ -144,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
         log.warning("region %s is not in content/regions.yaml; using the default emergency numbers", region)
     channel: Channel
     closer = None
-    with _signals_close_the_session():
+    with signals_interrupt_session():
         if args.text:
             from assistant.textio import TextChannel
 

@@ -19,27 +19,26 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from types import FrameType
 from typing import Any, Protocol
 
 from assistant.dialogue import Dialogue, Reply, Turn
 from assistant.earcon import wake_earcon
 from assistant.errors import AssistantError, AudioDeviceError
 from assistant.listen import AudioSource
-from assistant.session import Channel, SessionInterrupted, run_session
+from assistant.session import Channel, SessionInterrupted, run_session, signals_interrupt_session
 from assistant.transcript import Transcript, TranscriptError, default_path
 from assistant.validate import Bundle
 from assistant.wakeword import CHECK_SECONDS, DEFAULT_WAKE_PHRASE, WAKE_PHRASES, Detector, Wake, WakePhrase
 
+RESIDENT_SIGNALS = ("SIGTERM", "SIGHUP")
+"""Signals that stop the loop: waiting just ends; a session in progress says its safety net first."""
 log = logging.getLogger(__name__)
 
 RETRY_FIRST_SECONDS = 1.0
@@ -459,21 +458,6 @@ def listen_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@contextmanager
-def _signals_stop() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise SessionInterrupted: a session says its safety net, waiting just ends."""
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise SessionInterrupted(signum, signal.Signals(signum).name)
-
-    wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
-    previous = {s: signal.signal(s, interrupt) for s in wanted}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
 def _log_to_stderr(quiet: bool) -> None:
     """Wakes and faults go to stderr (the journal, under systemd) through the package's logger only."""
     package = logging.getLogger("assistant")
@@ -527,7 +511,7 @@ def listen_main(argv: list[str]) -> int:
                           region=region)
         if not args.no_check:
             resident.check = SpeechCheck.for_phrase(recognizer, detector.phrase)
-        with _signals_stop():
+        with signals_interrupt_session(RESIDENT_SIGNALS):
             return resident.run()
     finally:
         detector.close()

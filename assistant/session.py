@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, Protocol
 
 from assistant.dialogue import Dialogue, Reply, Turn, Utterance
@@ -22,6 +25,22 @@ class SessionInterrupted(BaseException):
         super().__init__(f"stopped by {name}")
         self.signum = signum
         self.name = name
+
+
+@contextmanager
+def signals_interrupt_session(names: Sequence[str] = ("SIGTERM", "SIGHUP", "SIGQUIT")) -> Iterator[None]:
+    """While inside, these signals raise SessionInterrupted, so a running session says its safety net and
+    writes its end event (SIGINT is Ctrl-C: KeyboardInterrupt, closed the same way). Handlers are restored after."""
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise SessionInterrupted(signum, signal.Signals(signum).name)
+
+    wanted = [s for s in (getattr(signal, n, None) for n in names) if s is not None]
+    previous = {s: signal.signal(s, interrupt) for s in wanted}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from assistant.audio import Pcm
 from assistant.dialogue import Utterance
 from assistant.errors import AudioDeviceError
 from assistant.grammar import Listener
-from assistant.resident import Resident, ResidentConfig, SpeakerAnnouncer, State, _signals_stop
-from assistant.session import Heard, SessionInterrupted
+from assistant.resident import RESIDENT_SIGNALS, Resident, ResidentConfig, SpeakerAnnouncer, State
+from assistant.session import Heard, SessionInterrupted, signals_interrupt_session
 from assistant.streamsource import StreamSource, TimedOutput
 from assistant.validate import Bundle
 from assistant.wakeword import WakePhrase, wake_phrase
@@ -256,7 +256,7 @@ def test_a_real_sigterm_is_turned_into_a_clean_stop(bundle: Bundle, tmp_path: Pa
 
     resident, _ = _resident(bundle, tmp_path, [Killer([QUIET] * 50)], [])
     before = signal.getsignal(signal.SIGTERM)
-    with _signals_stop():
+    with signals_interrupt_session(RESIDENT_SIGNALS):
         assert resident.run() == 128 + signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is before
 

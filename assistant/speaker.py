@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -54,6 +55,25 @@ class Output(Protocol):
 
     def close(self) -> None:
         """Release the device or file."""
+
+
+class Said(Enum):
+    """How `Speaker.say` went. True unless the words could only be printed (so `if speaker.say(...)` reads
+    "it was spoken", in full or until the user cut in)."""
+
+    SPOKEN = "spoken"
+    PRINTED = "printed"
+    INTERRUPTED = "interrupted"
+    """Playback was stopped because the user cut in (barge-in)."""
+
+    def __bool__(self) -> bool:
+        return self is not Said.PRINTED
+
+
+Watch = Callable[[Any], bool]
+"""Listens while a sound plays: given the playing sound (`assistant.bargein.Playing`), returns True when it
+stopped the sound because the user cut in, False once it was played in full. Must not raise for the
+microphone's faults (they are for the next listening turn)."""
 
 
 @dataclass
@@ -275,21 +295,26 @@ class Speaker:
         for text in texts:
             self._render(text, self.rate, urgent=False)
 
-    def say(self, text: str) -> bool:
-        """Speak `text`. Returns False when it had to be printed instead."""
+    def say(self, text: str, watch: Watch | None = None) -> Said:
+        """Speak `text`. With `watch`, and an output that can start a sound and go on (`start()`), the
+        sound is listened over and may be cut (INTERRUPTED). PRINTED when it had to be printed instead."""
         if self.broken:
             self.fallback(text)
-            return False
+            return Said.PRINTED
+        start = getattr(self.output, "start", None) if watch is not None else None
         try:
             pcm = self._render(text, self.rate, urgent=True).result(timeout=self.timeout)
-            self.output.play(pcm)
+            if watch is None or start is None:
+                self.output.play(pcm)
+                return Said.SPOKEN
+            playing = start(pcm)
         except FutureTimeout:
             self._fail(f"the speech engine did not answer within {self.timeout:.0f} s", text)
-            return False
+            return Said.PRINTED
         except Exception as exc:  # any engine or device failure: reported, then text fallback
             self._fail(str(exc), text)
-            return False
-        return True
+            return Said.PRINTED
+        return Said.INTERRUPTED if watch(playing) else Said.SPOKEN
 
     def beep(self, rate: int = 16000) -> None:
         """The short 'now you can talk' tone."""

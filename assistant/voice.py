@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from assistant.dialogue import Utterance
 from assistant.endpoint import EndpointConfig
@@ -26,6 +28,7 @@ from assistant.speaker import Output, Pyttsx3Synthesizer, SoundDeviceOutput, Spe
 from assistant.validate import Bundle
 from assistant.yamlload import parse_yaml, read_yaml_file
 
+log = logging.getLogger(__name__)
 GUARD_SECONDS = 0.15
 """After our own playback has ended, the microphone stays deaf this much longer (s): room echo."""
 
@@ -42,12 +45,65 @@ class VoiceChannel:
     guard: float = GUARD_SECONDS
     show: Callable[[str], None] = print
     clock: Callable[[], float] = time.monotonic
+    barge_in: Any = None
+    """An assistant.bargein.BargeInDetector: listen while speaking, and stop on a command (None: deaf while
+    speaking). Used only when the source stamps its chunks and the output can start a sound and go on."""
+    record: Callable[..., None] | None = None
+    """Where barge-in events go (the transcript's `event`); see `attach_recorder`."""
+    to_stream: Callable[[float], float] = lambda t: t
+    """Source-clock time -> stream time (s), for the transcript."""
+    _pending: Any = field(default=None, init=False, repr=False)
+    """The command that cut the assistant off, for the next listening turn."""
+
+    def attach_recorder(self, record: Callable[..., None], to_stream: Callable[[float], float]) -> None:
+        """Write barge-in events with `record(kind, **fields)`, their times converted by `to_stream`."""
+        self.record, self.to_stream = record, to_stream
 
     def say(self, utterance: Utterance) -> None:
         self.show(utterance.text)
-        self.speaker.say(utterance.text)
+        if self._pending is not None:
+            return  # the user cut in: the rest of this reply is shown, not spoken; the command comes first
+        if self.barge_in is None or not hasattr(self.source, "last_chunk_at"):
+            self.speaker.say(utterance.text)
+            return
+        self.speaker.say(utterance.text, watch=lambda playing: self._watch(playing, utterance))
+
+    def _watch(self, playing: Any, utterance: Utterance) -> bool:
+        from assistant.bargein import watch
+
+        try:
+            heard = watch(self.source, playing, self.barge_in)
+        except AssistantError as exc:  # the microphone failed: the next listening turn reports it
+            log.warning("listening while speaking failed: %s", exc)
+            return False
+        if heard is None:
+            return False
+        self._pending = heard
+        event = {"stream_s": _r(self.to_stream(heard.decided_at)), "intent": heard.intent, "text": heard.text,
+                 "speech_start_s": _r(self.to_stream(heard.speech_start)),
+                 "speech_end_s": _r(self.to_stream(heard.speech_end)),
+                 "stopped_s": _r(self.to_stream(playing.stopped_at)) if playing.stopped_at is not None else None,
+                 "kept_db": _r(heard.kept_db), "node": utterance.node, "kind": str(utterance.kind),
+                 "cut": utterance.text[:120]}
+        self.show(f"(You said {heard.text}: I stopped.)")
+        if self.record is not None:
+            self.record("barge_in", **event)
+        return True
 
     def listen(self, listener: Listener) -> Heard | None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            details = {"barge_in": {"text": pending.text, "intent": pending.intent,
+                                    "stream_s": _r(self.to_stream(pending.decided_at))}}
+            intent = listener.match(pending.text)
+            if intent is not None:  # a command of this prompt, taken as this turn
+                return Heard(text=pending.text, intent=intent, confidence=pending.confidence,
+                             uncertain=pending.uncertain, details=details)
+            heard = self._listen(listener)  # "next" or the wake phrase: stop talking and listen
+            return None if heard is None else replace(heard, details={**(heard.details or {}), **details})
+        return self._listen(listener)
+
+    def _listen(self, listener: Listener) -> Heard | None:
         session = self.recognizer.session(listener, self.source.rate)
         if self.use_tone:
             self.speaker.beep()

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SYSTEMS = ("ours", "vosk_free", "vosk_grammar", "pocketsphinx_jsgf")
+SYSTEMS = ("ours", "vosk_free", "vosk_grammar", "pocketsphinx_jsgf", "whisper_tiny_en")
 
 
 def main(argv: list[str]) -> int:
@@ -30,7 +30,8 @@ def main(argv: list[str]) -> int:
     if name not in SYSTEMS:
         print(f"unknown system {name!r}; choose from {', '.join(SYSTEMS)}", file=sys.stderr)
         return 2
-    importlib.import_module("pocketsphinx" if name == "pocketsphinx_jsgf" else "vosk")  # not part of the load time
+    first = {"pocketsphinx_jsgf": "pocketsphinx", "whisper_tiny_en": "faster_whisper"}.get(name, "vosk")
+    importlib.import_module(first)  # not part of the load time
     if name == "ours":
         from bench.systems import Ours
 
@@ -45,6 +46,11 @@ def main(argv: list[str]) -> int:
         system = VoskDefault(model_dir, grammars, grammar=name == "vosk_grammar").load()
         for listener in listeners:
             system.recognizer(listener)
+    elif name == "whisper_tiny_en":
+        from bench.peers import WhisperTinyEn
+
+        imported = time.monotonic()
+        system = WhisperTinyEn(grammars).load()
     else:
         from bench.peers import PocketsphinxJsgf
 

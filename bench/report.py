@@ -20,6 +20,7 @@ SYSTEM_LABELS = {
     "vosk_free": "Vosk free-form + phrase matcher",
     "vosk_grammar": "Vosk grammar, default endpointing",
     "pocketsphinx_jsgf": "pocketsphinx JSGF",
+    "whisper_tiny_en": "Whisper tiny.en (faster-whisper int8, 1 thread) + Silero VAD segments + phrase spotting",
 }
 
 

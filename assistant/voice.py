@@ -83,7 +83,7 @@ class VoiceChannel:
                  "speech_start_s": _r(self.to_stream(heard.speech_start)),
                  "speech_end_s": _r(self.to_stream(heard.speech_end)),
                  "stopped_s": _r(self.to_stream(playing.stopped_at)) if playing.stopped_at is not None else None,
-                 "kept_db": _r(heard.kept_db), "node": utterance.node, "kind": str(utterance.kind),
+                 "kept_db": _r(heard.kept_db), "node": utterance.node, "said_kind": str(utterance.kind),
                  "cut": utterance.text[:120]}
         self.show(f"(You said {heard.text}: I stopped.)")
         if self.record is not None:

@@ -1,0 +1,258 @@
+"""Barge-in: playback on the stream clock that a command cuts, the Speaker's outcome, the channel taking the
+command as the next turn, and (voice) a "stop" said over the assistant's own voice, with its echo, ending a
+resident session from a recording, with the barge-in event and its stream time in the transcript."""
+
+from __future__ import annotations
+
+import json
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from assistant.audio import Pcm
+from assistant.bargein import BargeIn, barge_in_listener, watch
+from assistant.dialogue import Kind, Utterance
+from assistant.grammar import Listener
+from assistant.speaker import Said, Speaker
+from assistant.streamsource import RoomEcho, StreamSource, TimedOutput
+from assistant.validate import Bundle
+from assistant.voice import VoiceChannel
+
+RATE = 16000
+
+
+def _wav(path: Path, samples: np.ndarray) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes(samples.astype("<i2").tobytes())
+    return path
+
+
+@dataclass
+class _Kept:
+    played: list[Pcm] = field(default_factory=list)
+
+    def play(self, pcm: Pcm) -> None:
+        self.played.append(pcm)
+
+    def close(self) -> None:
+        """Nothing held."""
+
+
+def _tone(seconds: float, level: float = 0.3) -> Pcm:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return Pcm((level * 32767 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes(), RATE)
+
+
+@dataclass
+class _FiresAt:
+    """A stand-in detector: takes `intent` in the chunk that holds stream time `at` (s)."""
+
+    at: float
+    text: str = "stop"
+    intent: str = "stop"
+    fed: list[float] = field(default_factory=list)
+    config: Any = None
+
+    def __post_init__(self) -> None:
+        from assistant.bargein import BargeInConfig
+
+        self.config = BargeInConfig()
+
+    def start(self) -> None:
+        self.fed.clear()
+
+    def feed(self, mic: bytes, far: np.ndarray, at: float) -> BargeIn | None:
+        self.fed.append(at)
+        end = at + len(mic) / 2 / RATE
+        if at <= self.at < end:
+            return BargeIn(intent=self.intent, text=self.text, decided_at=end, speech_start=self.at - 0.4,
+                           speech_end=self.at, kept_db=-3.0)
+        return None
+
+
+def test_a_command_stops_the_sound_on_the_stream_clock_and_only_the_played_part_is_output(tmp_path: Path) -> None:
+    stream = StreamSource([_wav(tmp_path / "quiet.wav", np.zeros(10 * RATE, dtype=np.int16))], fast=True).open()
+    kept = _Kept()
+    output = TimedOutput(kept, stream)
+    output.play(_tone(1.0))  # an ordinary sound moves the clock on at once
+    assert stream.now() == pytest.approx(1.0)
+    playing = output.start(_tone(4.0))
+    assert playing.started_at == pytest.approx(1.0) and stream.now() == pytest.approx(1.0)
+    heard = watch(stream, playing, _FiresAt(at=2.5))  # type: ignore[arg-type]
+    assert heard is not None and heard.intent == "stop"
+    assert playing.stopped_at == pytest.approx(2.52 + 0.01, abs=0.021)  # the deciding chunk's end, then the fade
+    assert kept.played[-1].seconds == pytest.approx(playing.stopped_at - 1.0, abs=0.001)
+    assert stream.now() == pytest.approx(playing.stopped_at, abs=0.04)
+
+
+def test_without_a_command_the_sound_plays_in_full_and_the_stream_is_read_through_it(tmp_path: Path) -> None:
+    stream = StreamSource([_wav(tmp_path / "quiet.wav", np.zeros(10 * RATE, dtype=np.int16))], fast=True).open()
+    kept = _Kept()
+    playing = TimedOutput(kept, stream).start(_tone(2.0))
+    detector = _FiresAt(at=99.0)
+    assert watch(stream, playing, detector) is None  # type: ignore[arg-type]
+    assert kept.played[-1].seconds == pytest.approx(2.0)
+    assert detector.fed[0] == pytest.approx(0.0) and 1.9 < detector.fed[-1] < 2.0
+    assert stream.now() == pytest.approx(2.0, abs=0.04)
+
+
+def test_the_simulated_room_mixes_the_echo_in_where_the_sound_was_played(tmp_path: Path) -> None:
+    stream = StreamSource([_wav(tmp_path / "quiet.wav", np.zeros(4 * RATE, dtype=np.int16))], fast=True,
+                          echo=RoomEcho(gain_db=-6.0, delay_s=0.05, noise_dbfs=-200.0)).open()
+    stream.begin(0.0)
+    heard = [stream.read() for _ in range(10)]  # 0.4 s of quiet
+    playing = TimedOutput(_Kept(), stream).start(_tone(0.5))
+    chunks = []
+    while (chunk := stream.read()) is not None:
+        chunks.append(np.frombuffer(chunk, dtype="<i2"))
+    samples = np.concatenate(chunks).astype(np.float64)
+    assert all(not np.any(np.frombuffer(c or b"", dtype="<i2")) for c in heard)
+    first = int(np.flatnonzero(np.abs(samples) > 30)[0])
+    assert first / RATE == pytest.approx(0.05, abs=0.002)  # the delay of the room after the start at 0.4 s
+    level = 10 * np.log10(np.mean(samples[first:first + RATE // 4] ** 2) / np.mean(
+        (np.frombuffer(_tone(0.5).data, dtype="<i2").astype(np.float64)) ** 2))
+    assert -12.0 < level < -3.0
+    assert playing.reference(0.4, 4).tolist() == pytest.approx(np.frombuffer(_tone(0.5).data, "<i2")[:4] / 32768.0)
+    assert playing.reference(0.0, 4).tolist() == [0.0] * 4
+
+
+@dataclass
+class _Synth:
+    def synthesize(self, text: str, rate: int) -> Pcm:
+        return _tone(3.0)
+
+
+class _NoStart:
+    def __init__(self) -> None:
+        self.played: list[Pcm] = []
+
+    def play(self, pcm: Pcm) -> None:
+        self.played.append(pcm)
+
+    def close(self) -> None:
+        """Nothing held."""
+
+
+def test_speaker_says_interrupted_spoken_or_printed() -> None:
+    kept = _Kept()
+
+    class Starts(_Kept):
+        def start(self, pcm: Pcm) -> Pcm:
+            return pcm
+
+    speaker = Speaker(_Synth(), Starts(), fallback=lambda text: None)
+    assert speaker.say("hello", watch=lambda playing: True) is Said.INTERRUPTED
+    assert speaker.say("hello", watch=lambda playing: False) is Said.SPOKEN
+    plain = Speaker(_Synth(), _NoStart(), fallback=lambda text: None)
+    assert plain.say("hello", watch=lambda playing: True) is Said.SPOKEN  # an output that cannot go on: played
+    assert len(plain.output.played) == 1  # type: ignore[attr-defined]
+    broken = Speaker(_Synth(), kept, fallback=lambda text: None)
+    broken.broken = "no speaker"
+    outcome = broken.say("hello")
+    assert outcome is Said.PRINTED and not outcome and Said.INTERRUPTED and Said.SPOKEN
+
+
+def test_the_channel_takes_the_command_as_the_next_turn_and_records_the_event(tmp_path: Path,
+                                                                               bundle: Bundle) -> None:
+    stream = StreamSource([_wav(tmp_path / "quiet.wav", np.zeros(20 * RATE, dtype=np.int16))], fast=True).open()
+    kept = _Kept()
+    events: list[tuple[str, dict[str, Any]]] = []
+    channel = VoiceChannel(speaker=Speaker(_Synth(), TimedOutput(kept, stream), fallback=lambda text: None),
+                           source=stream, recognizer=None, clock=stream.now,  # type: ignore[arg-type]
+                           barge_in=_FiresAt(at=1.02), show=lambda text: None)
+    channel.attach_recorder(lambda kind, **fields: events.append((kind, fields)), lambda t: t + 100.0)
+    channel.say(Utterance("opening", Kind.INFO, "A long passage."))
+    channel.say(Utterance("q1", Kind.PROMPT, "Is it worse?"))  # shown, not spoken: the command comes first
+    assert len(kept.played) == 1 and kept.played[0].seconds == pytest.approx(1.05, abs=0.03)
+    ((kind, event),) = events
+    assert kind == "barge_in" and event["intent"] == "stop" and event["node"] == "opening"
+    assert event["stream_s"] == pytest.approx(101.04, abs=0.03)
+    assert event["stopped_s"] == pytest.approx(101.05, abs=0.03)
+    listener: Listener = bundle.grammars.listener("answers")
+    heard = channel.listen(listener)
+    assert heard is not None and heard.intent == "stop" and heard.text == "stop"
+    assert heard.details and heard.details["barge_in"]["stream_s"] == event["stream_s"]
+
+
+def test_the_barge_in_grammar_holds_the_commands_of_the_issue(bundle: Bundle) -> None:
+    listener = barge_in_listener(bundle.grammars)
+    for said, intent in (("stop", "stop"), ("repeat", "repeat"), ("wait", "hold"), ("pause", "hold"),
+                         ("next", "next"), ("go back", "back"), ("emergency", "emergency"), ("okay na boo", "wake")):
+        assert listener.match(said) == intent
+    assert listener.match("stop it") is None and listener.whole_only == frozenset(listener.table)
+
+
+# ----------------------------------------------------------------------------- end to end, real voice
+
+
+@dataclass
+class _EspeakSynth:
+    """The assistant's voice from bench.corpus (espeak-ng en-us, cached): the same engine as pyttsx3's."""
+
+    def synthesize(self, text: str, rate: int) -> Pcm:
+        from bench.corpus import Voice, synthesize
+
+        return Pcm(synthesize(text, Voice("espeak-ng", "en-us")).astype("<i2").tobytes(), RATE)
+
+
+@pytest.mark.voice
+def test_a_stop_said_over_the_greeting_cuts_it_and_is_in_the_transcript(bundle: Bundle, tmp_path: Path,
+                                                                       recognizer: object) -> None:
+    from voice_support import require_voice_stack
+
+    from assistant.bargein import BargeInDetector
+    from assistant.resident import Resident, ResidentConfig, SpeakerAnnouncer, stream_locator, voice_channel_factory
+    from assistant.wakeword import MicroWakeDetector, SpeechCheck, wake_phrase
+    from bench.corpus import Voice, synthesize
+
+    require_voice_stack()
+    user = Voice("flite", "rms")
+    samples = np.zeros(40 * RATE)
+    for start, text in ((6.0, "okay nabu"), (13.0, "stop")):  # after the "Ready" notice
+        clip = synthesize(text, user).astype(np.float64)
+        samples[int(start * RATE):int(start * RATE) + clip.size] += clip
+    stream_wav = _wav(tmp_path / "stream.wav", np.clip(samples, -32768, 32767))
+    source = StreamSource([stream_wav], fast=True, echo=RoomEcho(gain_db=-6.0)).open()
+    kept = _Kept()
+    speaker = Speaker(_EspeakSynth(), TimedOutput(kept, source), fallback=lambda text: None)
+    detector = MicroWakeDetector(wake_phrase("okay-nabu")).open()
+    barge_in = BargeInDetector(recognizer, barge_in_listener(bundle.grammars))
+    try:
+        resident = Resident(
+            bundle=bundle, open_source=lambda: source, detector=detector,
+            make_channel=voice_channel_factory(speaker, recognizer, use_tone=True, clock=source.now, rate=None,
+                                               barge_in=barge_in),
+            announcer=SpeakerAnnouncer(speaker, show=lambda text: None),
+            config=ResidentConfig(transcript_dir=tmp_path / "t", region="GB", max_retries=1),
+            clock=source.now, stream_origin=0.0, where=stream_locator(source), show=lambda text: None,
+            check=SpeechCheck.for_phrase(recognizer, detector.phrase))
+        assert resident.run() == 0
+    finally:
+        detector.close()
+    (path,) = sorted((tmp_path / "t").glob("session-*.jsonl"))
+    events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    cut = [e for e in events if e["event"] == "barge_in"]
+    assert len(cut) == 1, [e["event"] for e in events]
+    (barge,) = cut
+    stop_end = 13.0 + len(synthesize("stop", user)) / RATE
+    assert barge["intent"] == "stop" and barge["node"] == "opening"
+    assert 13.0 < barge["stream_s"] <= stop_end + 0.3  # decided within 300 ms of the end of "stop"
+    assert barge["stopped_s"] - barge["stream_s"] <= 0.011  # then it fades out within 10 ms
+    assert barge["file"] == str(stream_wav) and barge["file_s"] == pytest.approx(barge["stream_s"], abs=0.001)
+    turns = [e for e in events if e["event"] == "turn" and e.get("intent")]
+    assert turns[0]["intent"] == "stop" and turns[0]["audio"]["barge_in"]["stream_s"] == barge["stream_s"]
+    assert events[-1]["event"] == "end" and events[-1]["how"] == "closed"
+    from assistant.dialogue import Dialogue
+
+    greeting = Dialogue(bundle.content, bundle.grammars, region="GB").start().utterances[0].text
+    full = _EspeakSynth().synthesize(greeting, 0).seconds
+    assert full > 7.0  # "stop" at 13 s falls inside it
+    assert not any(p.seconds == pytest.approx(full) for p in kept.played)  # never played in full
+    assert any(1.0 < p.seconds < full - 1.0 for p in kept.played)  # the part before the stop was

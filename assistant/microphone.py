@@ -3,9 +3,11 @@
 Audio is captured at 16 kHz when the device supports it, else at its native rate, and then delivered
 resampled to `SAMPLE_RATE` (the recognizer's rate): `rate` is the same for every device.
 
-Chunks are stamped with the (monotonic) time they were captured. `begin(not_before)` opens a turn: any
-chunk captured before `not_before` (the end of our own playback plus a guard) is thrown away, so the
-assistant can never hear itself. The stream factory is replaceable, so tests run without hardware.
+Chunks are stamped with the (monotonic) time they were captured (`last_chunk_at`, for barge-in).
+`begin(not_before)` opens a turn: any chunk captured before `not_before` (the end of our own playback plus
+a guard) is thrown away, so the assistant does not hear itself. With barge-in the gate opens at the start
+of playback instead, and the echo canceller (`assistant.bargein`) takes the assistant's voice out.
+The stream factory is replaceable, so tests run without hardware.
 """
 
 from __future__ import annotations
@@ -106,6 +108,9 @@ class Microphone:
     dropped: int = field(default=0, init=False)
     """Chunks thrown away by the gate so far."""
     failure: str = field(default="", init=False)
+    last_chunk_at: float = field(default=0.0, init=False)
+    """Capture time (monotonic s) of the start of the chunk `read()` returned last (barge-in aligns the
+    echo canceller's reference with it)."""
 
     def open(self) -> Microphone:
         factory = self.stream_factory
@@ -153,6 +158,7 @@ class Microphone:
                 usable = pcm[: len(pcm) - len(pcm) % 2]
                 pcm = to_pcm16(self._resampler.process(np.frombuffer(usable, dtype="<i2") / 32768.0))
             if len(pcm) >= 2:  # an empty chunk (or one the resampler holds back) is not handed out
+                self.last_chunk_at = captured_at
                 return pcm
 
     def close(self) -> None:

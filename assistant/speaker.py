@@ -164,6 +164,8 @@ class SoundDeviceOutput:
     """Plays through the default (or chosen) output device with sounddevice."""
 
     device: int | str | None = None
+    stream_factory: Any = None
+    """For `start()`: an assistant.deviceplayback.OutputFactory (None: sounddevice's OutputStream)."""
 
     def play(self, pcm: Pcm) -> None:
         import numpy as np
@@ -174,6 +176,14 @@ class SoundDeviceOutput:
             time.sleep(_output_latency(sd))
         except sd.PortAudioError as exc:
             raise AudioDeviceError(f"the speaker failed ({exc}); I will print what I say instead") from exc
+
+    def start(self, pcm: Pcm) -> Any:
+        """Begin playing `pcm` and return at once (barge-in listens over it): an
+        `assistant.deviceplayback.DevicePlaying` whose reference is at the microphone's rate."""
+        from assistant.audio import SAMPLE_RATE
+        from assistant.deviceplayback import DevicePlaying, sounddevice_output
+
+        return DevicePlaying(pcm, SAMPLE_RATE).begin(self.stream_factory or sounddevice_output(self.device))
 
     def close(self) -> None:
         """Nothing held between plays."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from assistant.audio import Pcm
 from assistant.errors import AudioDeviceError
 from assistant.speaker import DEFAULT_RATE, MAX_RATE, MIN_RATE, RATE_STEP, Speaker
@@ -94,3 +96,62 @@ def test_output_failure_falls_back_to_text() -> None:
     assert not speaker.say("hello")
     assert printed[-1] == "hello"
     speaker.beep()
+
+
+# ----------------------------------------------------------------------------- interruptible device playback
+
+
+class _FakeDeviceStream:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _TimeInfo:
+    outputBufferDacTime = 10.05
+    currentTime = 10.0
+
+
+def test_device_playback_is_cut_with_a_fade_and_gives_the_reference_by_time() -> None:
+    import numpy as np
+
+    from assistant.speaker import SoundDeviceOutput
+
+    streams: list[_FakeDeviceStream] = []
+
+    def factory(rate: int, callback: object, finished: object) -> _FakeDeviceStream:
+        streams.append(_FakeDeviceStream())
+        return streams[-1]
+
+    now = [100.0]
+    samples = (np.ones(16000) * 8000).astype("<i2")  # 1 s at 16 kHz
+    output = SoundDeviceOutput(stream_factory=factory)
+    playing = output.start(Pcm(samples.tobytes(), 16000))
+    playing.clock = lambda: now[0]
+    block = np.zeros((160, 1), dtype="<i2")
+    playing.callback(block, 160, _TimeInfo(), None)
+    assert playing.started_at == pytest.approx(100.05)  # the first block reaches the loudspeaker 50 ms later
+    assert np.all(block == 8000)
+    assert playing.reference(100.05, 3).tolist() == pytest.approx([8000 / 32768] * 3)
+    assert playing.reference(100.0, 800)[:799].tolist() == [0.0] * 799  # before the sound: silence
+    assert not playing.finished()
+    playing._stop = True  # what stop() sets; the device's next callback fades out
+    playing.callback(block, 160, _TimeInfo(), None)
+    assert block[0, 0] == 8000 and block[-1, 0] == 0 and np.all(np.diff(block[:, 0].astype(int)) <= 0)
+    assert playing.finished()
+    assert playing.stop(100.1) == pytest.approx(100.05 + 320 / 16000)
+    assert streams[0].closed
+    playing.callback(block, 160, _TimeInfo(), None)
+    assert np.all(block == 0)  # nothing more after the cut
+
+
+def test_the_microphone_stamps_the_chunk_it_hands_out() -> None:
+    from assistant.microphone import Microphone
+
+    mic = Microphone(stream_factory=lambda rate, block, callback: _FakeDeviceStream()).open()
+    mic.push(5.0, b"\x01\x00" * 640)
+    mic.push(5.04, b"\x02\x00" * 640)
+    mic.begin(5.01)
+    assert mic.read() == b"\x02\x00" * 640 and mic.last_chunk_at == 5.04

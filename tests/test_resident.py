@@ -442,6 +442,25 @@ def test_tingle_listen_from_a_recording(tmp_path: Path, wake_detector: object) -
     assert (tmp_path / "said.wav").stat().st_size > 10_000
 
 
+@pytest.mark.voice
+def test_tingle_listen_takes_a_stop_said_over_its_own_voice(tmp_path: Path, wake_detector: object) -> None:
+    """`tingle listen --audio-in ... --fast --simulate-echo -6`: the recording's "stop" falls while the greeting
+    plays, with the greeting's echo mixed in; the greeting is cut and the barge-in is in the transcript."""
+    from voice_support import run_cli
+
+    stream_wav, ends = _stream_wav(tmp_path / "stream.wav", [(6.0, "okay nabu"), (12.0, "stop")], total_s=40.0)
+    done = run_cli(["listen", "--audio-in", stream_wav, "--fast", "--simulate-echo", "-6", "--transcript-dir",
+                    tmp_path / "t", "--audio-out", tmp_path / "said.wav", "--region", "GB"], tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (events,) = _transcripts(tmp_path)
+    (barge,) = [e for e in events if e["event"] == "barge_in"]
+    assert barge["intent"] == "stop" and barge["node"] == "opening"
+    assert 12.0 < barge["stream_s"] <= ends["stop@12"]  # the clip's end includes its trailing silence
+    assert barge["file"] == str(stream_wav)
+    assert next(e["intent"] for e in events if e["event"] == "turn" and e.get("intent")) == "stop"
+    assert "(You said stop: I stopped.)" in done.stdout
+
+
 @dataclass
 class _FakeCheck:
     """Refuses the first fire, then raises, as a broken recognizer would."""

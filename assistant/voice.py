@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from assistant.dialogue import Utterance
+from assistant.dialogue import Kind, Utterance
 from assistant.endpoint import EndpointConfig
 from assistant.errors import AssistantError
 from assistant.filesource import FileSource
@@ -29,6 +29,9 @@ from assistant.validate import Bundle
 from assistant.yamlload import parse_yaml, read_yaml_file
 
 log = logging.getLogger(__name__)
+UNINTERRUPTED = (Kind.ADVICE, Kind.WORSENING, Kind.EMERGENCY, Kind.CONDITIONAL_EMERGENCY)
+"""Never cut by barge-in, nor skipped after one: the advice and the warnings (as "that's enough" never
+skips them, dialogue.DROPPABLE)."""
 GUARD_SECONDS = 0.15
 """After our own playback has ended, the microphone stays deaf this much longer (s): room echo."""
 
@@ -61,6 +64,9 @@ class VoiceChannel:
 
     def say(self, utterance: Utterance) -> None:
         self.show(utterance.text)
+        if utterance.kind in UNINTERRUPTED:
+            self.speaker.say(utterance.text)  # advice and warnings: always said in full
+            return
         if self._pending is not None:
             return  # the user cut in: the rest of this reply is shown, not spoken; the command comes first
         if self.barge_in is None or not hasattr(self.source, "last_chunk_at"):

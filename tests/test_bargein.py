@@ -181,6 +181,22 @@ def test_the_channel_takes_the_command_as_the_next_turn_and_records_the_event(tm
     assert heard.details and heard.details["barge_in"]["stream_s"] == event["stream_s"]
 
 
+def test_advice_and_warnings_are_never_cut_nor_skipped(tmp_path: Path) -> None:
+    stream = StreamSource([_wav(tmp_path / "quiet.wav", np.zeros(20 * RATE, dtype=np.int16))], fast=True).open()
+    kept = _Kept()
+    detector = _FiresAt(at=1.02)
+    channel = VoiceChannel(speaker=Speaker(_Synth(), TimedOutput(kept, stream), fallback=lambda text: None),
+                           source=stream, recognizer=None, clock=stream.now,  # type: ignore[arg-type]
+                           barge_in=detector, show=lambda text: None)
+    channel.say(Utterance("end", Kind.ADVICE, "See a doctor today."))  # a stop at 1.02 s does not cut it
+    assert kept.played[-1].seconds == pytest.approx(3.0) and not detector.fed
+    detector.at = 4.02
+    channel.say(Utterance("end", Kind.INFO, "Some background."))
+    assert kept.played[-1].seconds == pytest.approx(1.05, abs=0.03)  # cut 1.02 s in, at the end of its chunk
+    channel.say(Utterance("end", Kind.WORSENING, "If it gets worse, call 999."))  # said all the same
+    assert kept.played[-1].seconds == pytest.approx(3.0)
+
+
 def test_the_barge_in_grammar_holds_the_commands_of_the_issue(bundle: Bundle) -> None:
     listener = barge_in_listener(bundle.grammars)
     for said, intent in (("stop", "stop"), ("repeat", "repeat"), ("wait", "hold"), ("pause", "hold"),

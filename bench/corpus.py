@@ -211,6 +211,30 @@ def babble_noise(n: int, seed: int, voices: tuple[Voice, ...] = VOICES) -> np.nd
     return _to_int16(_scale_to_rms(mix, NOISE_RMS))
 
 
+NOISE_KINDS: tuple[str, ...] = ("white", "pink", "babble", "realbabble", "tv")
+"""Kinds `noise` makes: "babble" is synthetic voices (above); "realbabble" and "tv" are recordings of real
+people (and real music), from bench.homeaudio, provisioned on first use."""
+
+
+def noise(kind: str, n: int, seed: int, exclude: str = "") -> np.ndarray:
+    """``n`` samples of background ``kind`` (see ``NOISE_KINDS``), int16, RMS ``NOISE_RMS`` (-20 dBFS).
+
+    ``exclude`` is the label of a synthetic voice to leave out of "babble" (the speaker of the clip). The real
+    kinds never contain a user voice: their talkers are real people, none of them behind a synthetic voice.
+    """
+    if kind == "white":
+        return white_noise(n, seed)
+    if kind == "pink":
+        return pink_noise(n, seed)
+    if kind == "babble":
+        return babble_noise(n, seed, voices=tuple(v for v in VOICES if v.label != exclude))
+    if kind in ("realbabble", "tv"):
+        from bench import homeaudio
+
+        return homeaudio.real_babble(n, seed) if kind == "realbabble" else homeaudio.tv_like(n, seed)
+    raise ValueError(f"unknown noise kind {kind!r}; expected one of {', '.join(NOISE_KINDS)}")
+
+
 def cough_like_burst(seed: int) -> np.ndarray:
     """A cough-like sound 0.25-0.6 s long, int16, peak about -6 dBFS.
 

@@ -7,14 +7,20 @@ phrases (quick: the three `corpus.TEST_VOICES` and every 7th phrase). The speed 
 phrase and voice, so each voice and each phrase is heard at all three speeds. Conditions per (phrase, voice):
 
 * clean, and 10 dB SNR (babble or pink, half each): every (phrase, voice), since these two carry targets;
-* 20 dB and 5 dB SNR (babble or pink): a quarter of the (phrase, voice) pairs each, by a seeded shuffle.
+* 20 dB and 5 dB SNR (babble or pink): a quarter of the (phrase, voice) pairs each, by a seeded shuffle;
+* recordings of real people (bench.homeaudio, bench talkers only): half of the (phrase, voice) pairs, by a
+  second seeded shuffle, get one more clip, a third each of real babble at 10 dB, real babble at 5 dB, and
+  TV-like audio (real talkers over real music) at 10 dB. These draw from their own seeded generator, so
+  every clip of the synthetic-babble and pink conditions is exactly as before (the old figures compare).
 
 Each clip is `LEAD_S` of lead, the speech, `TAIL_S` of tail; the noise covers the whole clip, as a noisy
 room would. After the clip every system hears digital silence (the product's `FileSource` behaviour).
 
 Distractors (nothing here should be accepted): out-of-grammar sentences (each from `OOG_VOICES` voices), cough-like
 bursts, short noise bursts (white, pink, babble), 3 s of continuous noise, and silence (digital and a
--60 dBFS floor). Distractors alternate between the answers and the spread listener.
+-60 dBFS floor), and from recordings of real people: TV-like audio alone (3 s) and short real utterances in
+which no grammar phrase is spoken (`homeaudio.ANSWER_FREE_PROMPTS`). Distractors alternate between the
+answers and the spread listener.
 """
 
 from __future__ import annotations
@@ -35,6 +41,11 @@ TAIL_S = 1.0
 SPEEDS = (0.9, 1.0, 1.1)
 SNRS = (20.0, 10.0, 5.0)
 NOISES = ("babble", "pink")
+"""The synthetic noises of the 20/10/5 dB conditions and of the noise-only distractors (unchanged)."""
+REAL_NOISES = ("realbabble", "tv")
+"""Backgrounds made from recordings of real people (bench.homeaudio)."""
+REAL_CONDITIONS = ((10.0, "realbabble"), (5.0, "realbabble"), (10.0, "tv"))
+"""(SNR, noise) of the extra clip that half of the (phrase, voice) pairs get, a third each."""
 PLAN_SEED = 2026
 QUICK_PHRASE_STEP = 7
 VOICES_PER_PHRASE = 7
@@ -72,7 +83,8 @@ class Item:
 
     id: str
     kind: str
-    """"phrase" (in grammar) or a distractor kind: "oog", "cough", "burst", "noise", "silence"."""
+    """"phrase" (in grammar) or a distractor kind: "oog", "cough", "burst", "noise", "silence", "tv",
+    "realspeech"."""
     listener: str
     """Grammar whose listener hears the clip (answers or spread)."""
     source: str
@@ -190,7 +202,24 @@ def build_plan(quick: bool, grammars_dir: Path = ROOT / "grammars") -> list[Item
         noise = "babble" if babble_other[k] else "pink"
         items.append(Item(id=f"{stem}/{snr:g}dB-{noise}", snr=snr, noise=noise, seed=_seed(f"{stem}/{snr:g}"),
                           **common))
+    items.extend(_real_conditions(base))
     items.extend(_distractors(quick, voices))
+    return items
+
+
+def _real_conditions(base: list[tuple[int, tuple[str, str, str, str], int, corpus.Voice]]) -> list[Item]:
+    """The extra real-recording clip of half of the (phrase, voice) pairs (see REAL_CONDITIONS)."""
+    rng = np.random.default_rng(PLAN_SEED + 2)
+    chosen = np.sort(rng.permutation(len(base))[: len(base) // 2])
+    items = []
+    for j, k in enumerate(chosen):
+        p_index, (source, listener, phrase, expected), v_index, voice = base[int(k)]
+        snr, noise = REAL_CONDITIONS[j % len(REAL_CONDITIONS)]
+        speed = SPEEDS[(p_index + v_index) % len(SPEEDS)]
+        stem = f"{source}/{phrase}/{voice.label}/{speed:g}"
+        items.append(Item(id=f"{stem}/{snr:g}dB-{noise}", kind="phrase", listener=listener, source=source,
+                          text=phrase, expected=expected, voice=voice.label, speed=speed, snr=snr, noise=noise,
+                          seed=_seed(f"{stem}/{snr:g}/{noise}")))
     return items
 
 
@@ -198,8 +227,8 @@ def _distractors(quick: bool, voices: tuple[corpus.Voice, ...]) -> list[Item]:
     from assistant.grammar import ANSWERS
 
     sentences = OUT_OF_GRAMMAR[:2] if quick else OUT_OF_GRAMMAR
-    counts = {"cough": 3, "burst": 3, "noise": 2, "silence": 2} if quick else \
-        {"cough": 30, "burst": 30, "noise": 20, "silence": 10}
+    counts = {"cough": 3, "burst": 3, "noise": 2, "silence": 2, "tv": 2, "realspeech": 3} if quick else \
+        {"cough": 30, "burst": 30, "noise": 20, "silence": 10, "tv": 20, "realspeech": 30}
     out: list[Item] = []
     per_sentence = min(len(voices), OOG_VOICES)
     for s_index, sentence in enumerate(sentences):
@@ -220,17 +249,18 @@ def _distractors(quick: bool, voices: tuple[corpus.Voice, ...]) -> list[Item]:
         variant = ("digital", "floor")[k % 2]
         out.append(Item(id=f"silence/{variant}/{k}", kind="silence", listener="", source=f"{variant} silence",
                         seed=_seed(f"silence/{k}")))
+    for k in range(counts["tv"]):
+        out.append(Item(id=f"tv/{k}", kind="tv", listener="", source="tv-like only", noise="tv",
+                        seed=_seed(f"tv/{k}")))
+    for k in range(counts["realspeech"]):
+        out.append(Item(id=f"realspeech/{k}", kind="realspeech", listener="", source="real speech, no answer",
+                        seed=_seed(f"realspeech/{k}")))
     listeners = (ANSWERS, "spread")
     return [Item(**{**item.__dict__, "listener": listeners[k % 2]}) for k, item in enumerate(out)]
 
 
 def _burst(n: int, kind: str, seed: int, exclude: str = "") -> np.ndarray:
-    if kind == "white":
-        return corpus.white_noise(n, seed)
-    if kind == "pink":
-        return corpus.pink_noise(n, seed)
-    voices = tuple(v for v in corpus.VOICES if v.label != exclude)
-    return corpus.babble_noise(n, seed, voices=voices)
+    return corpus.noise(kind, n, seed, exclude=exclude)
 
 
 def clip_audio(item: Item) -> Clip:
@@ -263,6 +293,13 @@ def clip_audio(item: Item) -> Clip:
         return Clip(corpus.pad(np.clip(out, -32768, 32767), 0.0, 0.0, floor_dbfs=FLOOR_DBFS, seed=item.seed), None)
     if item.kind == "noise":
         return Clip(_burst(int(NOISE_ONLY_S * sr), item.noise or "pink", item.seed), None)
+    if item.kind == "tv":
+        return Clip(_burst(int(NOISE_ONLY_S * sr), "tv", item.seed), None)
+    if item.kind == "realspeech":
+        from bench import homeaudio
+
+        speech = homeaudio.speech_distractor(item.seed)
+        return Clip(corpus.pad(speech, LEAD_S, TAIL_S, floor_dbfs=FLOOR_DBFS, seed=item.seed), None)
     if item.kind == "silence":
         quiet = np.zeros(int(NOISE_ONLY_S * sr), dtype=np.int16)
         if "floor" in item.source:

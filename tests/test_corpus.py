@@ -204,3 +204,19 @@ def test_babble_is_deterministic_normalized_and_multi_talker(tmp_path: Path,
     # several talkers overlap, so the babble is rarely silent: few frames sit 30 dB below the loudest
     frames = np.sqrt(np.mean(a.astype(float).reshape(-1, FRAME) ** 2, axis=1))
     assert np.mean(frames < frames.max() * 10 ** (-30 / 20)) < 0.05
+
+
+def test_noise_dispatches_by_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert np.array_equal(corpus.noise("white", 800, 3), white_noise(800, 3))
+    assert np.array_equal(corpus.noise("pink", 800, 3), pink_noise(800, 3))
+    calls: list[tuple[str, int, int]] = []
+    from bench import homeaudio
+
+    monkeypatch.setattr(homeaudio, "real_babble", lambda n, seed: calls.append(("real", n, seed)) or np.zeros(n))
+    monkeypatch.setattr(homeaudio, "tv_like", lambda n, seed: calls.append(("tv", n, seed)) or np.ones(n))
+    assert corpus.noise("realbabble", 10, 4).size == 10
+    assert corpus.noise("tv", 12, 5).sum() == 12
+    assert calls == [("real", 10, 4), ("tv", 12, 5)]
+    assert set(corpus.NOISE_KINDS) == {"white", "pink", "babble", "realbabble", "tv"}
+    with pytest.raises(ValueError, match="unknown noise kind"):
+        corpus.noise("radio", 10, 1)

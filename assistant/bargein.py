@@ -7,7 +7,8 @@ The microphone stays open during playback. Each chunk goes through
    chunk's time stamp, `reference_lead_s` early so that timing errors stay within the filter);
 2. the ordinary end-of-speech detector (`assistant.endpoint`) on what is left, one Endpointer for the whole
    playback so that its noise floor follows the residual echo;
-3. once it hears speech, Vosk with the small barge-in grammar (`grammars/bargein.yaml`, plus "[unk]"),
+3. once it hears speech, Vosk with the small barge-in grammar (`grammars/bargein/bargein.yaml`, plus
+   "[unk]"),
    fed from `preroll_s` before the speech began.
 
 A command counts only when the whole utterance is exactly one phrase of that grammar (an "[unk]" at either
@@ -34,14 +35,14 @@ import numpy as np
 
 from assistant.echo import Block, EchoCanceller, EchoConfig, StreamingCanceller
 from assistant.endpoint import Decision, EndpointConfig, Endpointer
-from assistant.errors import AssistantError, ContentError
-from assistant.grammar import EMERGENCY_INTENT, Grammars, Listener, PhraseTable
+from assistant.errors import AssistantError, ContentError, ModelError
+from assistant.grammar import EMERGENCY_INTENT, Listener, PhraseTable
 from assistant.recognizer import UNK
 from assistant.yamlload import parse_yaml, read_yaml_file
 
 log = logging.getLogger(__name__)
 BARGE_IN = "bargein"
-"""The grammar's name (grammars/bargein.yaml)."""
+"""The grammar's name (grammars/bargein/bargein.yaml)."""
 WAKE_INTENT = "wake"
 KEPT_PERCENTILE = 75
 """Percentile of the blocks' output-to-microphone energy ratios that the gate uses."""
@@ -132,18 +133,24 @@ class TimedSource(Protocol):
     def read(self) -> bytes | None: ...
 
 
-def barge_in_listener(grammars: Grammars) -> Listener:
-    """The barge-in grammar as a listener: every phrase counts only as the whole utterance."""
-    table = grammars.tables.get(BARGE_IN)
-    if table is None:
-        raise ContentError(f"the barge-in grammar ({BARGE_IN}.yaml) is missing from grammars/; restore it, "
-                           "or run without barge-in (--no-barge-in)")
-    return table_listener(table)
+def grammar_file(grammars_dir: Path) -> Path:
+    """Where the barge-in grammar lives: a folder of its own inside grammars/, so that it is not taken for a
+    question's grammar (every *.yaml directly in grammars/ is one)."""
+    return grammars_dir / BARGE_IN / f"{BARGE_IN}.yaml"
 
 
-def read_barge_in_listener(path: Path) -> Listener:
-    """The barge-in grammar read from its own file (the benchmark; the product takes it from the bundle)."""
-    return table_listener(PhraseTable.from_dict(parse_yaml(read_yaml_file(path), str(path)), str(path), {}))
+def barge_in_listener(grammars_dir: Path, vocabulary: frozenset[str] | None = None) -> Listener:
+    """The barge-in grammar (`grammar_file`) as a listener. With `vocabulary` (the speech model's words),
+    a word the model does not know is reported, as for the other grammars."""
+    path = grammar_file(grammars_dir)
+    if not path.is_file():
+        raise ContentError(f"the barge-in grammar is missing ({path}); restore it, or run with --no-barge-in")
+    listener = table_listener(PhraseTable.from_dict(parse_yaml(read_yaml_file(path), str(path)), str(path), {}))
+    missing = sorted({w for p in listener.phrases() for w in p.split()} - (vocabulary or set())) if vocabulary else []
+    if missing:
+        raise ModelError(f"the speech model does not know these barge-in words: {', '.join(missing)} (in {path}). "
+                         "Reword those phrases with words the model knows.")
+    return listener
 
 
 def table_listener(table: PhraseTable) -> Listener:

@@ -513,8 +513,12 @@ def listen_main(argv: list[str]) -> int:
     detector = MicroWakeDetector(wake_phrase(args.wake_phrase), cutoff=args.wake_cutoff,
                                  checked=not args.no_check).open()
     model_dir = resolve_model(args.model)
-    check_vocabulary(bundle.grammars, model_dir)
+    vocabulary = check_vocabulary(bundle.grammars, model_dir)
+    from assistant.bargein import BargeInDetector, barge_in_listener
+
+    commands = None if args.no_barge_in else barge_in_listener(args.grammars, vocabulary)
     recognizer = VoskRecognizer(model_dir).load()  # loaded before waiting: a wake is answered at once
+    barge_in = None if commands is None else BargeInDetector(recognizer, commands)
     output: Output = WavFileOutput(args.audio_out).open() if args.audio_out else SoundDeviceOutput()
     stream = None
     try:
@@ -531,7 +535,7 @@ def listen_main(argv: list[str]) -> int:
         opening = Dialogue(bundle.content, bundle.grammars, region=region).start()
         speaker.prepare([u.text for u in opening.utterances] + prompt_texts(bundle))  # the greeting is ready
         resident = _build(args, bundle, detector, recognizer=recognizer, speaker=speaker, stream=stream,
-                          region=region)
+                          region=region, barge_in=barge_in)
         if not args.no_check:
             resident.check = SpeechCheck.for_phrase(recognizer, detector.phrase)
         with signals_interrupt_session(RESIDENT_SIGNALS):
@@ -542,15 +546,11 @@ def listen_main(argv: list[str]) -> int:
 
 
 def _build(args: argparse.Namespace, bundle: Bundle, detector: Detector, *, recognizer: Any, speaker: Any,
-           stream: Any, region: str | None) -> Resident:
+           stream: Any, region: str | None, barge_in: Any) -> Resident:
     transcript_dir = args.transcript_dir or default_path().parent
     config = ResidentConfig(transcript_dir=transcript_dir, region=region)
     announcer = SpeakerAnnouncer(speaker)
-    barge_in = None
-    if not args.no_barge_in:
-        from assistant.bargein import BargeInDetector, barge_in_listener
 
-        barge_in = BargeInDetector(recognizer, barge_in_listener(bundle.grammars))
     if stream is not None:
         opened = {"done": False}
 

@@ -6,7 +6,7 @@
 Everything goes through the product's path from recordings: a `StreamSource` stream (the user's track) with
 a simulated loudspeaker echo (`RoomEcho`: delay, reverberation, a soft-clipping loudspeaker, noise) of what
 `TimedOutput.start` plays, `assistant.bargein.watch` with the real `BargeInDetector` (echo canceller,
-Endpointer, Vosk with grammars/bargein.yaml), and `StreamPlaying.stop`.
+Endpointer, Vosk with grammars/bargein/bargein.yaml), and `StreamPlaying.stop`.
 
 * **Commands taken**: the assistant speaks a passage of its own content (espeak-ng en-us, the product's
   engine); 1.5-4 s into it a user (the benchmark voices, `bench.corpus.VOICES`) says a barge-in command. The
@@ -95,13 +95,13 @@ def warmed_detectors(work: Path, passages: list[str], **config: Any) -> dict[int
 
 
 def detector(**config: Any) -> Any:
-    from assistant.bargein import BargeInConfig, BargeInDetector, read_barge_in_listener
+    from assistant.bargein import BargeInConfig, BargeInDetector, barge_in_listener
     from assistant.modelstore import resolve_model
     from assistant.recognizer import VoskRecognizer
 
     if not _RECOGNIZER:
         _RECOGNIZER.append(VoskRecognizer(resolve_model()).load())
-    return BargeInDetector(_RECOGNIZER[0], read_barge_in_listener(ROOT / "grammars" / "bargein.yaml"),
+    return BargeInDetector(_RECOGNIZER[0], barge_in_listener(ROOT / "grammars"),
                            BargeInConfig(**config))
 
 

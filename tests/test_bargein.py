@@ -22,6 +22,7 @@ from assistant.streamsource import RoomEcho, StreamSource, TimedOutput
 from assistant.validate import Bundle
 from assistant.voice import VoiceChannel
 
+ROOT = Path(__file__).resolve().parent.parent
 RATE = 16000
 
 
@@ -198,7 +199,7 @@ def test_advice_and_warnings_are_never_cut_nor_skipped(tmp_path: Path) -> None:
 
 
 def test_the_barge_in_grammar_holds_the_commands_of_the_issue(bundle: Bundle) -> None:
-    listener = barge_in_listener(bundle.grammars)
+    listener = barge_in_listener(ROOT / "grammars")
     for said, intent in (("stop", "stop"), ("repeat", "repeat"), ("wait", "hold"), ("pause", "hold"),
                          ("next", "next"), ("go back", "back"), ("emergency", "emergency"), ("okay na boo", "wake")):
         assert listener.match(said) == intent
@@ -239,7 +240,7 @@ def test_a_stop_said_over_the_greeting_cuts_it_and_is_in_the_transcript(bundle: 
     kept = _Kept()
     speaker = Speaker(_EspeakSynth(), TimedOutput(kept, source), fallback=lambda text: None)
     detector = MicroWakeDetector(wake_phrase("okay-nabu")).open()
-    barge_in = BargeInDetector(recognizer, barge_in_listener(bundle.grammars))
+    barge_in = BargeInDetector(recognizer, barge_in_listener(ROOT / "grammars"))
     try:
         resident = Resident(
             bundle=bundle, open_source=lambda: source, detector=detector,

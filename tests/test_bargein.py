@@ -273,3 +273,15 @@ def test_a_stop_said_over_the_greeting_cuts_it_and_is_in_the_transcript(bundle: 
     assert full > 7.0  # "stop" at 13 s falls inside it
     assert not any(p.seconds == pytest.approx(full) for p in kept.played)  # never played in full
     assert any(1.0 < p.seconds < full - 1.0 for p in kept.played)  # the part before the stop was
+
+
+def test_a_missing_barge_in_grammar_or_an_unknown_word_is_reported(tmp_path: Path) -> None:
+    from assistant.errors import ContentError, ModelError
+
+    with pytest.raises(ContentError, match="--no-barge-in"):
+        barge_in_listener(tmp_path)
+    listener = barge_in_listener(ROOT / "grammars")
+    known = frozenset(w for p in listener.phrases() for w in p.split())
+    assert barge_in_listener(ROOT / "grammars", known).table == listener.table
+    with pytest.raises(ModelError, match="boo"):
+        barge_in_listener(ROOT / "grammars", known - {"boo"})

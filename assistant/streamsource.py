@@ -295,16 +295,18 @@ class StreamPlaying:
         fade = min(kept.size, round(FADE_SECONDS * self.rate))
         if fade:
             kept[-fade:] *= np.linspace(1.0, 0.0, fade)
+        self.stopped_at = self.started_at + played / self.rate
         self.output.stream.cut_echo(self.echo_handle, kept)
         self.output.inner.play(Pcm(to_pcm16(kept), self.rate))
-        self.stopped_at = self.started_at + played / self.rate
         self.output.stream.advance(max(0.0, self.stopped_at - self.output.stream.now()))
         return self.stopped_at
 
     def finish(self) -> None:
         """Played in full: the inner output gets it all, and the clock is at least at its end."""
-        self.output.inner.play(self.pcm)
+        if self.stopped_at is not None:
+            return  # already cut (stop() may have failed after that)
         self.stopped_at = self.ends_at
+        self.output.inner.play(self.pcm)
         self.output.stream.advance(max(0.0, self.ends_at - self.output.stream.now()))
 
 

@@ -25,6 +25,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grammars", type=Path, default=PROJECT_ROOT / "grammars", help="grammars folder")
     parser.add_argument("--model", type=Path, default=None,
                         help="Vosk model folder (default: $TINGLE_MODEL, else the provisioned small English model)")
+    parser.add_argument("--no-noise-suppression", action="store_true",
+                        help="let the recognizer hear the raw microphone audio, even in a noisy room")
 
 
 def _run_parser() -> argparse.ArgumentParser:

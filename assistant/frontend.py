@@ -46,6 +46,11 @@ class FrontEndConfig:
         if not 0 <= self.auto_gain_dbfs <= MAX_AUTO_GAIN_DBFS:
             raise ValueError(f"auto_gain_dbfs must be 0-{MAX_AUTO_GAIN_DBFS}, not {self.auto_gain_dbfs}")
 
+    min_noise_dbfs: float = -50.0
+    """The cleaned audio is used only while the raw background (the room's noise floor, see
+    `assistant.endpoint`) is at least this loud; in a quiet room suppression only harms: at level 4, clean
+    synthetic "what do i do" was heard as "what can i do" and "arm" as nothing (dBFS)."""
+
     @property
     def enabled(self) -> bool:
         """False when the configuration leaves the audio as it is."""

@@ -62,18 +62,21 @@ class PhraseTable:
     """Phrases that mean nothing and hide the words inside them from spotting ("not an emergency")."""
     whole_only: frozenset[str] = frozenset()
     """Phrases understood only as a whole line, never found inside a longer one ("i haven't", "it is")."""
+    not_heard: frozenset[str] = frozenset()
+    """Typed-only spellings never listened for, not even by the wide second reading ("y", "yeh", "nop")."""
 
     @classmethod
     def from_dict(cls, data: object, file: str, borrowed: Mapping[str, tuple[str, ...]],
-                  borrowed_typed: frozenset[str] = frozenset()) -> PhraseTable:
+                  borrowed_typed: frozenset[str] = frozenset(),
+                  borrowed_unheard: frozenset[str] = frozenset()) -> PhraseTable:
         """Build a table from parsed YAML; `borrowed` supplies intents named under `include`."""
         if not isinstance(data, dict):
             raise ContentError("a grammar file must be a mapping with `name` and `intents`", file=file)
         unknown = set(map(str, data)) - {"name", "intents", "include", "description", "typed_only", "ignore",
-                                         "whole_only"}
+                                         "whole_only", "not_heard"}
         if unknown:
             raise ContentError(f"unknown keys {sorted(unknown)}; allowed: name, intents, include, description, "
-                               "typed_only, ignore, whole_only",
+                               "typed_only, ignore, whole_only, not_heard",
                                file=file, line=line_of(data))
         name = data.get("name")
         if not isinstance(name, str) or not _INTENT_NAME.match(name):
@@ -122,6 +125,14 @@ class PhraseTable:
         for phrase in sorted(whole_only - known):
             raise ContentError(f"`whole_only` names {phrase!r}, which no intent above has", file=file,
                                line=line_of(data, "whole_only"), item=phrase)
+        unheard_raw = data.get("not_heard") or []
+        if not isinstance(unheard_raw, list) or not all(isinstance(p, str) for p in unheard_raw):
+            raise ContentError("`not_heard` must list typed-only phrases (spellings such as 'yeh')",
+                               file=file, line=line_of(data, "not_heard"))
+        not_heard = frozenset(normalize(p) for p in unheard_raw)
+        for phrase in sorted(not_heard - typed_only):
+            raise ContentError(f"`not_heard` names {phrase!r}, which is not a typed_only phrase above", file=file,
+                               line=line_of(data, "not_heard"), item=phrase)
         include = data.get("include", []) or []
         if not isinstance(include, list) or not all(isinstance(i, str) for i in include):
             raise ContentError("`include` must list intent names from answers.yaml", file=file,
@@ -135,6 +146,7 @@ class PhraseTable:
                                    line=line_of(data), item=intent)
             intents[intent] = borrowed[intent]
             typed_only.update(p for p in borrowed[intent] if p in borrowed_typed)
+            not_heard |= {p for p in borrowed[intent] if p in borrowed_unheard}
         description = data.get("description")
         if not isinstance(description, str) or not description.strip():
             raise ContentError("`description` must say the choices aloud, e.g. 'yes, no, or not sure'",
@@ -142,7 +154,7 @@ class PhraseTable:
         lines = {intent: line_of(raw, intent) if intent in raw else line_of(data, "include") for intent in intents}
         table = cls(name=name, file=file, description=description.strip(), intents=MappingProxyType(intents),
                     lines=MappingProxyType(lines), typed_only=frozenset(typed_only), ignore=ignore,
-                    whole_only=whole_only)
+                    whole_only=whole_only, not_heard=not_heard)
         table.check_unambiguous(file)
         return table
 
@@ -211,6 +223,8 @@ class Listener:
     """Phrases that mean nothing (they hide the words inside them from spotting)."""
     whole_only: frozenset[str] = frozenset()
     """Phrases understood only as the whole line."""
+    not_heard: frozenset[str] = frozenset()
+    """Typed-only spellings that no speech reading listens for (see `PhraseTable.not_heard`)."""
 
     def match(self, text: str) -> str | None:
         """The intent of `text`, or None when it is not exactly one of the phrases."""
@@ -311,7 +325,8 @@ class Grammars:
         for file, doc in ordered:
             answers = tables.get(ANSWERS)
             table = PhraseTable.from_dict(doc, file, answers.intents if answers else {},
-                                          answers.typed_only if answers else frozenset())
+                                          answers.typed_only if answers else frozenset(),
+                                          answers.not_heard if answers else frozenset())
             if table.name in tables:
                 raise ContentError(f"grammar name {table.name!r} is also used by {tables[table.name].file}",
                                    file=file, item=table.name)
@@ -338,7 +353,8 @@ class Grammars:
         commands = self.tables[COMMANDS]
         return Listener(grammar=grammar, table=MappingProxyType(phrases), answer_intents=tuple(table.intents),
                         choices=table.description, typed_only=table.typed_only | commands.typed_only,
-                        ignore=table.ignore | commands.ignore, whole_only=table.whole_only | commands.whole_only)
+                        ignore=table.ignore | commands.ignore, whole_only=table.whole_only | commands.whole_only,
+                        not_heard=table.not_heard | commands.not_heard)
 
     def all_words(self) -> dict[str, str]:
         """Every word the recognizer may hear -> the file it first appears in (for vocabulary checks)."""

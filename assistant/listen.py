@@ -14,6 +14,7 @@ from typing import Protocol
 from assistant.audio import silence
 from assistant.endpoint import Decision, EndpointConfig, Endpointer
 from assistant.errors import AudioDeviceError, AudioFileError
+from assistant.frontend import FrontEnd
 from assistant.recognizer import Recognition, RecognitionSession
 
 LEAD_IN_SECONDS = 0.3
@@ -55,8 +56,13 @@ class Capture:
 
 
 def listen_once(source: AudioSource, session: RecognitionSession, config: EndpointConfig,
-                clock: Callable[[], float] = time.monotonic) -> Capture:
+                clock: Callable[[], float] = time.monotonic, front_end: FrontEnd | None = None) -> Capture:
     """Feed chunks until the end-of-speech rules say stop; return the final recognition.
+
+    With a `front_end` (noise suppression, one per audio stream), the recognizer and the end-of-speech rules
+    hear the cleaned audio whenever the room is noisy (`FrontEndConfig.min_noise_dbfs`), while a second meter
+    (`room`) hears the raw audio, for that choice and for the noise-aware doubt: suppression hides the very
+    noise that makes an answer doubtful.
 
     Ends: every chunk holds at least one sample, so audio time advances on every pass, and the rules stop
     a turn after at most `no_speech_timeout` + `max_utterance` + `end_silence` of audio."""
@@ -64,6 +70,7 @@ def listen_once(source: AudioSource, session: RecognitionSession, config: Endpoi
         raise AudioFileError(f"the recognizer expects {session.sample_rate} Hz audio but the input delivers "
                              f"{source.rate} Hz; this is a bug, please report it")
     endpointer = Endpointer(config=config, sample_rate=source.rate)
+    room = endpointer if front_end is None else Endpointer(config=config, sample_rate=source.rate)
     session.feed(silence(LEAD_IN_SECONDS, source.rate))  # context for an answer that starts at once
     while True:
         pcm = source.read()
@@ -73,6 +80,11 @@ def listen_once(source: AudioSource, session: RecognitionSession, config: Endpoi
                            audio_seconds=endpointer.elapsed, decided_at=clock())
         if len(pcm) < 2:
             raise AudioDeviceError("the audio input delivered an empty chunk; check the microphone or input file")
+        if front_end is not None:
+            room.feed(pcm, "", False)  # the raw level only; its decisions are not used
+            cleaned = front_end.process(pcm)  # always: the suppressor keeps learning the noise
+            if room.background_db >= front_end.config.min_noise_dbfs:
+                pcm = cleaned
         session.feed(pcm)
         rule = endpointer.feed(pcm, session.partial, session.partial_is_complete)
         if rule is Decision.CONTINUE:
@@ -84,11 +96,13 @@ def listen_once(source: AudioSource, session: RecognitionSession, config: Endpoi
                 and endpointer.speech_seconds < config.min_word_time \
                 and endpointer.elapsed < config.no_speech_timeout:
             endpointer.forget_speech()  # a short sound without words (cough, bang): keep listening
+            if room is not endpointer:
+                room.forget_speech()
             session.feed(silence(LEAD_IN_SECONDS, source.rate))
             continue
         break
-    if recognition is not None and recognition.intent is not None and endpointer.noisy:
+    if recognition is not None and recognition.intent is not None and room.noisy:
         recognition = replace(recognition, uncertain=True)  # a noisy room: confirm risky answers
     return Capture(recognition=recognition, rule=rule, speech_start=endpointer.speech_started_at,
                    speech_end=endpointer.last_speech_at, audio_seconds=endpointer.elapsed, decided_at=clock(),
-                   speech_margin_db=endpointer.speech_margin_db)
+                   speech_margin_db=room.speech_margin_db)

@@ -405,11 +405,14 @@ class SpeakerAnnouncer:
 
 
 def voice_channel_factory(speaker: Any, recognizer: Any, *, use_tone: bool, clock: Callable[[], float],
-                          rate: int | None, pacing: bool = False, barge_in: Any = None) -> ChannelFactory:
+                          rate: int | None, pacing: bool = False, barge_in: Any = None,
+                          noise_suppression: bool = True) -> ChannelFactory:
     """A new VoiceChannel per session over the shared speaker and recognizer, each session starting fresh:
     the speaking rate back to its setting, speech given a new chance, no speaker adaptation carried over.
     `pacing`: wrapped in a PacedChannel ("wait" ... "go on", adaptive no-speech timeout). `barge_in`: an
-    assistant.bargein.BargeInDetector shared by the sessions (the echo path it learnt is the room's)."""
+    assistant.bargein.BargeInDetector shared by the sessions (the echo path it learnt is the room's).
+    `noise_suppression`: each session's channel gets its own assistant.frontend.FrontEnd."""
+    from assistant.frontend import FrontEnd
     from assistant.pacing import PacedChannel
     from assistant.voice import VoiceChannel
 
@@ -420,7 +423,7 @@ def voice_channel_factory(speaker: Any, recognizer: Any, *, use_tone: bool, cloc
         speaker.broken = ""
         recognizer.forget()
         channel = VoiceChannel(speaker=speaker, source=source, recognizer=recognizer, use_tone=use_tone, clock=clock,
-                               barge_in=barge_in)
+                               barge_in=barge_in, front_end=FrontEnd() if noise_suppression else None)
         return PacedChannel(channel, clock=clock) if pacing else channel
 
     return make
@@ -447,6 +450,8 @@ def listen_parser() -> argparse.ArgumentParser:
     parser.add_argument("--grammars", type=Path, default=PROJECT_ROOT / "grammars", help="grammars folder")
     parser.add_argument("--model", type=Path, default=None,
                         help="Vosk model folder (default: $TINGLE_MODEL, else the provisioned small English model)")
+    parser.add_argument("--no-noise-suppression", action="store_true",
+                        help="let the recognizer hear the raw microphone audio, even in a noisy room")
     parser.add_argument("--wake-phrase", default=DEFAULT_WAKE_PHRASE, choices=sorted(WAKE_PHRASES),
                         help=f"what wakes the assistant (default: {DEFAULT_WAKE_PHRASE})")
     parser.add_argument("--wake-cutoff", type=float, default=None, metavar="P",
@@ -564,7 +569,8 @@ def _build(args: argparse.Namespace, bundle: Bundle, detector: Detector, *, reco
         return Resident(bundle=bundle, open_source=open_stream, detector=detector,
                         make_channel=voice_channel_factory(speaker, recognizer, use_tone=not args.no_tone,
                                                            clock=stream.now, rate=args.rate,
-                                                           pacing=not args.no_pacing, barge_in=barge_in),
+                                                           pacing=not args.no_pacing, barge_in=barge_in,
+                                                           noise_suppression=not args.no_noise_suppression),
                         announcer=announcer, config=config, clock=stream.now, stream_origin=0.0,
                         where=stream_locator(stream), sleep=lambda seconds: None)
     from assistant.microphone import Microphone
@@ -573,5 +579,6 @@ def _build(args: argparse.Namespace, bundle: Bundle, detector: Detector, *, reco
     return Resident(bundle=bundle, open_source=lambda: Microphone(device=device).open(), detector=detector,
                     make_channel=voice_channel_factory(speaker, recognizer, use_tone=not args.no_tone,
                                                        clock=time.monotonic, rate=args.rate,
-                                                       pacing=not args.no_pacing, barge_in=barge_in),
+                                                       pacing=not args.no_pacing, barge_in=barge_in,
+                                                       noise_suppression=not args.no_noise_suppression),
                     announcer=announcer, config=config)

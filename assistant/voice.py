@@ -19,6 +19,8 @@ from assistant.dialogue import Kind, Utterance
 from assistant.endpoint import EndpointConfig
 from assistant.errors import AssistantError
 from assistant.filesource import FileSource
+from assistant.frontend import SAMPLE_RATE as FRONT_END_RATE
+from assistant.frontend import FrontEnd
 from assistant.grammar import ANSWERS, Grammars, Listener
 from assistant.listen import AudioSource, listen_once
 from assistant.modelstore import check_vocabulary, resolve_model
@@ -55,6 +57,9 @@ class VoiceChannel:
     """Where barge-in events go (the transcript's `event`); see `attach_recorder`."""
     to_stream: Callable[[float], float] = lambda t: t
     """Source-clock time -> stream time (s), for the transcript."""
+    front_end: FrontEnd | None = None
+    """Noise suppression before the recognizer (assistant.frontend), one per channel: it learns the room's
+    noise from turn to turn (None: the recognizer hears the raw audio)."""
     _pending: Any = field(default=None, init=False, repr=False)
     """The command that cut the assistant off, for the next listening turn."""
 
@@ -114,7 +119,8 @@ class VoiceChannel:
         if self.use_tone:
             self.speaker.beep()
         self.source.begin(self.clock() + self.guard)
-        capture = listen_once(self.source, session, self.endpoint, self.clock)
+        front_end = self.front_end if self.source.rate == FRONT_END_RATE else None
+        capture = listen_once(self.source, session, self.endpoint, self.clock, front_end=front_end)
         if capture.input_ended:
             return None
         details = {"end_rule": capture.rule.value, "speech_start_s": _r(capture.speech_start),
@@ -125,6 +131,8 @@ class VoiceChannel:
             self.show("(I heard nothing.)")
             return Heard(text="", intent=None, silence=True, confidence=0.0, details=details)
         details["alternatives"] = [list(a) for a in result.alternatives]
+        details["reading"] = result.reading  # which reading decided (assistant.readings)
+        details["readings"] = session.heard  # what each one heard
         if result.rejected:
             details["rejected"] = result.rejected
         self.show(f"(I heard: {result.text or 'nothing clear'})")
@@ -137,6 +145,11 @@ class VoiceChannel:
     def notice(self, message: str) -> None:
         self.show(message)
         self.speaker.say(message)
+
+
+def front_end_for(args: argparse.Namespace) -> FrontEnd | None:
+    """The noise suppression the options ask for (`--no-noise-suppression`: none)."""
+    return None if getattr(args, "no_noise_suppression", False) else FrontEnd()
 
 
 def _r(value: float | None) -> float | None:
@@ -178,7 +191,8 @@ def open_voice_channel(args: argparse.Namespace, bundle: Bundle) -> tuple[VoiceC
         speaker.rate = args.rate
     speaker.prepare(prompt_texts(bundle))
     recognizer.load_in_background()  # the opening words start while the model loads
-    channel = VoiceChannel(speaker=speaker, source=source, recognizer=recognizer, use_tone=not args.no_tone)
+    channel = VoiceChannel(speaker=speaker, source=source, recognizer=recognizer, use_tone=not args.no_tone,
+                           front_end=front_end_for(args))
 
     def close() -> None:
         output.close()
@@ -238,7 +252,8 @@ def recognize_files(args: argparse.Namespace, bundle: Bundle) -> Iterator[str]:
         source = FileSource([wav], fast=True).open()
         try:
             source.begin(0.0)
-            capture = listen_once(source, recognizer.session(listener, source.rate), EndpointConfig())
+            capture = listen_once(source, recognizer.session(listener, source.rate), EndpointConfig(),
+                                  front_end=front_end_for(args))
         finally:
             source.close()
         result = capture.recognition
@@ -248,5 +263,6 @@ def recognize_files(args: argparse.Namespace, bundle: Bundle) -> Iterator[str]:
             "intent": result.intent if result else None,
             "confidence": round(result.confidence, 3) if result else 0.0,
             "uncertain": result.uncertain if result else False,
+            "reading": result.reading if result else "",
             "end_rule": capture.rule.value,
         })

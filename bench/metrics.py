@@ -28,6 +28,8 @@ CONDITIONS = ("clean", "20 dB", "10 dB", "5 dB")
 METRIC_KEYS = (
     "intent_accuracy_clean", "intent_accuracy_20db", "intent_accuracy_10db", "intent_accuracy_5db",
     "intent_accuracy_all", "substitution_rate_all", "false_accept_rate",
+    "intent_accuracy_10db_realbabble", "intent_accuracy_5db_realbabble", "intent_accuracy_10db_tv",
+    "intent_accuracy_10db_pink",
     "red_flag_misses_without_policy", "red_flag_misses_with_policy", "red_flag_yes_clips",
     "decision_latency_median_ms", "decision_latency_p95_ms",
     "paced_decision_latency_median_ms", "paced_decision_latency_p95_ms",
@@ -38,6 +40,9 @@ METRIC_KEYS = (
 TARGETS = (
     ("intent_accuracy_clean", ">=", 0.995, "intent accuracy, clean"),
     ("intent_accuracy_10db", ">=", 0.98, "intent accuracy, 10 dB SNR"),
+    ("intent_accuracy_10db_realbabble", ">=", 0.90, "intent accuracy, real voices' babble at 10 dB"),
+    ("intent_accuracy_5db_realbabble", ">=", 0.75, "intent accuracy, real voices' babble at 5 dB"),
+    ("intent_accuracy_10db_pink", ">=", 0.98, "intent accuracy, pink noise at 10 dB"),
     ("false_accept_rate", "<=", 0.01, "false accepts on distractors"),
     ("red_flag_misses_with_policy", "<=", 0, "red-flag misses with the confirmation policy"),
     ("response_onset_median_ms", "<=", 250.0, "response onset, median (ms)"),
@@ -47,7 +52,8 @@ TARGETS = (
 )
 RATIO_KEYS = (
     "intent_accuracy_clean", "intent_accuracy_20db", "intent_accuracy_10db", "intent_accuracy_5db",
-    "intent_accuracy_all", "false_accept_rate", "red_flag_misses_without_policy", "red_flag_misses_with_policy",
+    "intent_accuracy_all", "intent_accuracy_10db_realbabble", "intent_accuracy_5db_realbabble",
+    "intent_accuracy_10db_tv", "false_accept_rate", "red_flag_misses_without_policy", "red_flag_misses_with_policy",
     "decision_latency_median_ms", "decision_latency_p95_ms", "cpu_rtf", "model_load_s", "recognizer_peak_memory_mb",
 )
 CONDITION_KEYS = {"clean": "clean", "20 dB": "20db", "10 dB": "10db", "5 dB": "5db"}
@@ -197,6 +203,10 @@ def headline(name: str, fast: dict[str, Any], footprint: dict[str, Any] | None, 
     by_condition = fast["accuracy"]["by_condition"]
     metrics: dict[str, Any] = {f"intent_accuracy_{CONDITION_KEYS[c]}": by_condition.get(c, {}).get("accuracy")
                                for c in CONDITIONS}
+    by_noise = fast["accuracy"]["by_condition_and_noise"]
+    metrics.update({f"intent_accuracy_{CONDITION_KEYS[c]}_{noise}": by_noise.get(f"{c} {noise}", {}).get("accuracy")
+                    for c, noise in (("10 dB", "realbabble"), ("5 dB", "realbabble"), ("10 dB", "tv"),
+                                     ("10 dB", "pink"))})
     latency = fast["decision_latency"].get("all", {})
     metrics.update({
         "intent_accuracy_all": fast["accuracy"]["all"]["accuracy"],

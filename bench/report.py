@@ -140,6 +140,10 @@ METRIC_ROWS = (
     ("intent_accuracy_clean", "intent accuracy, clean", "pct"),
     ("intent_accuracy_20db", "intent accuracy, 20 dB", "pct"),
     ("intent_accuracy_10db", "intent accuracy, 10 dB", "pct"),
+    ("intent_accuracy_10db_realbabble", "intent accuracy, 10 dB real babble", "pct"),
+    ("intent_accuracy_5db_realbabble", "intent accuracy, 5 dB real babble", "pct"),
+    ("intent_accuracy_10db_tv", "intent accuracy, 10 dB TV-like", "pct"),
+    ("intent_accuracy_10db_pink", "intent accuracy, 10 dB pink", "pct"),
     ("intent_accuracy_5db", "intent accuracy, 5 dB", "pct"),
     ("intent_accuracy_all", "intent accuracy, all conditions", "pct"),
     ("substitution_rate_all", "wrong intent (substitution), all", "pct"),
@@ -224,7 +228,8 @@ def markdown(results: dict[str, Any]) -> str:
 
     lines += ["## Intent accuracy by SNR and noise", "", "![accuracy vs SNR](" + results["plots"]["accuracy"] + ")",
               ""]
-    keys = ["clean"] + [f"{c} {noise}" for c in CONDITIONS[1:] for noise in ("babble", "pink")]
+    keys = ["clean"] + [f"{c} {noise}" for c in CONDITIONS[1:] for noise in ("babble", "realbabble", "tv", "pink")]
+    keys = [k for k in keys if any(k in systems[n]["fast"]["accuracy"]["by_condition_and_noise"] for n in names)]
     rows = []
     for key in keys:
         cells = [systems[n]["fast"]["accuracy"]["by_condition_and_noise"].get(key) for n in names]

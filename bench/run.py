@@ -95,6 +95,7 @@ def corpus_facts(items: list[Item]) -> dict[str, Any]:
         "distractors": dict(Counter(i.kind for i in items if i.kind != "phrase")),
         "lead_s": plan.LEAD_S, "tail_s": plan.TAIL_S, "speeds": list(plan.SPEEDS), "snrs_db": list(plan.SNRS),
         "noises": list(plan.NOISES),
+        "real_noises": list(plan.REAL_NOISES),
         "typed_only_phrases_not_spoken": plan.typed_only_phrases(ROOT / "grammars"),
     }
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from assistant.audio import CHUNK_SECONDS, chunks, silence
 from assistant.endpoint import EndpointConfig
+from assistant.frontend import FrontEnd
 from assistant.grammar import Grammars, Listener
 from assistant.listen import listen_once
 from assistant.recognizer import VoskRecognizer
@@ -132,9 +133,10 @@ class Ours:
         source.begin(0.0)
         session = self.recognizer.session(self.listener(listener_name), source.rate)
         cpu = time.process_time()
-        capture = listen_once(source, session, self.config, clock=time.monotonic)
+        capture = listen_once(source, session, self.config, clock=time.monotonic, front_end=FrontEnd())
         cpu = time.process_time() - cpu
-        flush(session.recognizer)
+        for recognizer in session.recognizers:
+            flush(recognizer)
         result = capture.recognition
         return Outcome(
             intent=result.intent if result else None,

@@ -33,7 +33,9 @@ PEER_KEYS = (
     "decision_latency_median_ms", "decision_latency_p95_ms", "cpu_rtf", "model_load_s", "recognizer_peak_memory_mb",
 )
 """Metrics every peer must have a value for (the rest are ours only: replies, cold start, product memory)."""
-TARGETS = ("intent_accuracy_clean", "intent_accuracy_10db", "false_accept_rate", "red_flag_misses_with_policy",
+TARGETS = ("intent_accuracy_clean", "intent_accuracy_10db", "intent_accuracy_10db_realbabble",
+           "intent_accuracy_5db_realbabble", "intent_accuracy_10db_pink", "false_accept_rate",
+           "red_flag_misses_with_policy",
            "response_onset_median_ms", "response_onset_p95_ms", "cold_start_first_word_s", "peak_memory_mb")
 
 

@@ -12,7 +12,11 @@ Coverage: the full grid, 1,248 recognitions (measured: ~85 s on 2 cores with ben
   padded clip (lead and tail too), as a noisy room would, seeded by phrase, voice and speed, so every run is
   identical. Babble and 10 / 5 dB are benchmark figures (BENCHMARKS.md).
 
-Each test gathers every failure of its (grammar, listener, noise, voice) cell and prints one table.
+Each test gathers every failure of its (grammar, listener, noise, voice) cell and prints one table. Clean, every
+phrase must be understood. In noise, a wrong intent fails the test (safety), while a phrase not understood
+(asked again) is allowed for at most `NOISY_MISSES` of the cell: noise suppression (assistant/frontend.py)
+trades a few such misses in pink noise for many more answers understood in babble, and how many are
+understood is a benchmark figure (bench/results/phrasings.md, BENCHMARKS.md), not a pass/fail one.
 Also: a few answers with no silence before them (the user talks over the tone, or a WAV is trimmed tight).
 
 Safety: out-of-grammar sentences (3 voices), 3 s of white, pink or babble noise, cough-like bursts and
@@ -54,6 +58,8 @@ from bench.corpus import (
 pytestmark = pytest.mark.voice
 
 SPEEDS = (0.9, 1.1)
+NOISY_MISSES = 0.05
+"""Share of a noisy cell's phrases that may come back as nothing (asked again); none may come back wrong."""
 NOISES = ("clean", "pink")
 """Pass/fail conditions. Babble (other voices talking) is harder: its accuracy at 20/10/5 dB is a benchmark
 figure (BENCHMARKS.md), and babble alone is checked below never to be heard as yes or no."""
@@ -110,8 +116,11 @@ def test_every_phrase_is_recognized(recognizer: VoskRecognizer, grammar: str, he
             out = recognize(recognizer, listener, speech_clip(phrase, voice, speed, noise))
             if out.intent != intent:
                 failures.append(_row(phrase, intent, out, voice=voice.label, speed=speed, noise=noise))
-    assert not failures, _report(f"{grammar} phrases at the {heard_by} listener, {noise}, {voice.label}",
-                                 failures, total)
+    title = f"{grammar} phrases at the {heard_by} listener, {noise}, {voice.label}"
+    wrong = [f for f in failures if f[2] is not None]
+    if noise == "clean" or wrong:
+        assert not failures, _report(title, failures, total)
+    assert len(failures) <= NOISY_MISSES * total, _report(title, failures, total)
 
 
 START_PHRASES = ("yes", "no", "not sure", "yes i have", "i'm not sure", "i need help now", "stop")

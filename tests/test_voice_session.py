@@ -240,3 +240,25 @@ def test_empty_model_folder_names_scripts_setup(tmp_path: Path, command: str) ->
     assert result.returncode != 0
     line = one_error_line(result)
     assert "scripts/setup" in line and str(empty) in line, line
+
+
+def test_natural_answers_are_taken_and_each_decision_names_its_reading(tmp_path: Path) -> None:
+    """'not really' is in no question's spoken grammar, only in the wide reading's phrases: it is taken as "no"
+    by the wide reading; the transcript keeps both readings' words and which one decided."""
+    _, log, _ = session(tmp_path, "not really", "no")
+    first, second = [e for e in log if e["event"] == "turn"][:2]
+    assert (first["node"], first["intent"]) == ("legs_weak", "no"), first
+    assert first["audio"]["reading"] == "wide", first["audio"]
+    assert set(first["audio"]["readings"]) == {"grammar", "wide"}, first["audio"]
+    assert "really" in first["audio"]["readings"]["wide"], first["audio"]
+    assert (second["node"], second["intent"]) == ("walking", "no"), second
+    assert second["audio"]["reading"] == "grammar", second["audio"]
+
+
+def test_noise_suppression_can_be_turned_off(tmp_path: Path) -> None:
+    transcript = tmp_path / "t.jsonl"
+    result = run_cli(["--audio-in", *turns(tmp_path, "yes"), "--audio-out", tmp_path / "out.wav",
+                      "--transcript", transcript, "--fast", "--no-noise-suppression"], tmp_path)
+    no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    assert turn_at(events(transcript), "legs_weak")["intent"] == "yes"

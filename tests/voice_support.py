@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from assistant.endpoint import EndpointConfig
+from assistant.frontend import FrontEnd
 from assistant.grammar import Listener
 from assistant.listen import listen_once
 from assistant.recognizer import VoskRecognizer
@@ -101,7 +102,7 @@ def recognize(recognizer: VoskRecognizer, listener: Listener, samples: np.ndarra
     """Run 16 kHz int16 `samples` through listen_once exactly as a session turn does."""
     source = MemorySource(np.asarray(samples, dtype="<i2").tobytes())  # the benchmark's in-memory source
     source.begin(0.0)
-    capture = listen_once(source, recognizer.session(listener, source.rate), EndpointConfig())
+    capture = listen_once(source, recognizer.session(listener, source.rate), EndpointConfig(), front_end=FrontEnd())
     result = capture.recognition
     if result is None:
         return Outcome(None, "", False, capture.rule.value, (), "", capture.input_ended)

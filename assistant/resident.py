@@ -127,6 +127,10 @@ class Resident:
     """Extra transcript fields locating a stream time (the file and offset in a recording)."""
     check: Any = None
     """Second-stage check of each wake (`assistant.wakeword.SpeechCheck`), or None."""
+    clean: Callable[[], Any] | None = None
+    """Makes the noise suppression the wake model hears through (an `assistant.frontend.FrontEnd`, new each
+    time waiting starts), or None: the model hears the raw audio. With it the check hears the raw audio
+    first and, if that does not confirm, the cleaned audio (bench/results/wake.md gives the gain)."""
     sleep: Callable[[float], None] = time.sleep
     show: Callable[[str], None] = print
     refused: list[str] = field(default_factory=list)
@@ -195,36 +199,49 @@ class Resident:
         source = self._require_source()
         self.detector.reset()
         source.begin(self.clock() + self.config.guard)
-        recent: deque[bytes] = deque()
+        cleaner = self.clean() if self.clean is not None else None
+        recent: deque[tuple[bytes, bytes]] = deque()  # the last CHECK_SECONDS as (raw, cleaned) chunks
         held = 0
         while True:
             pcm = source.read()
             if pcm is None:
                 return None
-            recent.append(pcm)
+            cleaned = cleaner.process(pcm) if cleaner is not None else pcm
+            recent.append((pcm, cleaned))
             held += len(pcm)
-            while held - len(recent[0]) >= CHECK_SECONDS * 2 * source.rate:
-                held -= len(recent.popleft())
-            probability = self.detector.feed(pcm)
+            while held - len(recent[0][0]) >= CHECK_SECONDS * 2 * source.rate:
+                held -= len(recent.popleft()[0])
+            probability = self.detector.feed(cleaned)
             if not self.detector.heard(probability):
                 continue
-            checked = None
-            if self.check is not None:
-                try:
-                    confirmed, checked = self.check.confirm(b"".join(recent))
-                except AssistantError as exc:  # better a wake too many than a call for help missed
-                    log.warning("the wake check failed (%s); taking the wake", exc)
-                    confirmed, checked = True, None
-                if not confirmed:
-                    log.info("near miss at %.2f s (probability %.2f, heard %r): still waiting",
-                             self.stream_time(), probability, checked)
-                    self.refused.append(checked)
-                    self.detector.reset()
-                    recent.clear()
-                    held = 0
-                    continue
+            confirmed, checked = self._confirm(recent, cleaned_too=cleaner is not None)
+            if not confirmed:
+                log.info("near miss at %.2f s (probability %.2f, heard %r): still waiting",
+                         self.stream_time(), probability, checked)
+                self.refused.append(checked or "")
+                self.detector.reset()
+                recent.clear()
+                held = 0
+                continue
             return Wake(phrase=self.phrase, probability=probability, stream_s=self.stream_time(),
                         decided_at=time.monotonic(), checked=checked)
+
+    def _confirm(self, recent: deque[tuple[bytes, bytes]], *, cleaned_too: bool) -> tuple[bool, str | None]:
+        """Whether the check confirms the wake in the raw audio or else (`cleaned_too`) in the cleaned audio,
+        and what it heard ("raw | cleaned" when it heard both). No check: confirmed, None."""
+        if self.check is None:
+            return True, None
+        heard: list[str] = []
+        for kind in (0, 1) if cleaned_too else (0,):
+            try:
+                confirmed, text = self.check.confirm(b"".join(chunk[kind] for chunk in recent))
+            except AssistantError as exc:  # better a wake too many than a call for help missed
+                log.warning("the wake check failed (%s); taking the wake", exc)
+                return True, None
+            heard.append(text)
+            if confirmed:
+                return True, " | ".join(heard)
+        return False, " | ".join(heard)
 
     def use_source(self, source: AudioSource) -> None:
         """Listen to `source` from now on (the benchmark drives `wait_for_wake` and `converse` itself)."""
@@ -503,6 +520,7 @@ def listen_main(argv: list[str]) -> int:
     args = listen_parser().parse_args(argv)
     _log_to_stderr(args.quiet)
     from assistant.cli import region_from_environment
+    from assistant.frontend import FrontEnd
     from assistant.modelstore import check_vocabulary, resolve_model
     from assistant.recognizer import VoskRecognizer
     from assistant.speaker import Output, Pyttsx3Synthesizer, SoundDeviceOutput, Speaker, WavFileOutput
@@ -543,6 +561,8 @@ def listen_main(argv: list[str]) -> int:
                           region=region, barge_in=barge_in)
         if not args.no_check:
             resident.check = SpeechCheck.for_phrase(recognizer, detector.phrase)
+        if not args.no_noise_suppression:
+            resident.clean = FrontEnd
         with signals_interrupt_session(RESIDENT_SIGNALS):
             return resident.run()
     finally:

@@ -485,3 +485,54 @@ def test_the_check_refuses_near_misses_and_a_broken_check_never_blocks_a_wake(bu
     assert resident.refused == ["okay now"]
     assert len(resident.sessions) == 1 and resident.sessions[0].wake.stream_s == pytest.approx(0.12)
     assert "near miss" in caplog.text and "the wake check failed" in caplog.text
+
+
+@dataclass
+class _Cleaner:
+    """Stands in for assistant.frontend.FrontEnd: turns the scripted noisy chunk into the wake chunk."""
+
+    seen: list[bytes] = field(default_factory=list)
+
+    def process(self, pcm: bytes) -> bytes:
+        self.seen.append(pcm)
+        return WAKE if pcm == NOISY_WAKE else pcm
+
+
+NOISY_WAKE = b"\x35\x12" * CHUNK
+"""The wake phrase in noise: the fake detector hears it only once it is cleaned."""
+
+
+@dataclass
+class _RecordingCheck:
+    """Confirms only the cleaned audio (holding WAKE); records what each call heard."""
+
+    heard: list[bytes] = field(default_factory=list)
+
+    def confirm(self, pcm: bytes) -> tuple[bool, str]:
+        self.heard.append(pcm)
+        return (WAKE in pcm, "okay na boo" if WAKE in pcm else "okay na")
+
+
+def test_the_model_hears_the_cleaned_audio_and_the_check_tries_the_raw_audio_first(bundle: Bundle,
+                                                                                 tmp_path: Path) -> None:
+    cleaners: list[_Cleaner] = []
+
+    def clean() -> _Cleaner:
+        cleaners.append(_Cleaner())
+        return cleaners[-1]
+
+    resident, _ = _resident(bundle, tmp_path, [FakeSource([QUIET, NOISY_WAKE, QUIET])], [FakeChannel(["stop"])])
+    resident.check, resident.clean = _RecordingCheck(), clean
+    assert resident.run() == 0
+    wake = resident.sessions[0].wake
+    assert wake.stream_s == pytest.approx(0.08) and wake.checked == "okay na | okay na boo"
+    raw, cleaned = resident.check.heard  # type: ignore[attr-defined]
+    assert raw == QUIET + NOISY_WAKE and cleaned == QUIET + WAKE
+    assert cleaners and cleaners[0].seen[:2] == [QUIET, NOISY_WAKE]
+
+
+def test_without_cleaning_the_noisy_phrase_is_not_heard(bundle: Bundle, tmp_path: Path) -> None:
+    resident, _ = _resident(bundle, tmp_path, [FakeSource([QUIET, NOISY_WAKE, QUIET])], [FakeChannel(["stop"])])
+    resident.check = _RecordingCheck()
+    assert resident.run() == 0
+    assert resident.sessions == [] and resident.check.heard == []  # type: ignore[attr-defined]

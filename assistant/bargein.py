@@ -11,6 +11,11 @@ The microphone stays open during playback. Each chunk goes through
    "[unk]"),
    fed from `preroll_s` before the speech began.
 
+The wake phrase is not in that grammar: the trained wake-phrase model (`assistant.wakeword`, the one that
+woke the assistant) hears the canceller's output all through the playback, and each of its fires is
+confirmed by the same speech check as when waiting, on the last seconds of that output. (Sound-alikes of
+"okay nabu" in the grammar took a short "stop" for the wake phrase, and fitted only one wake phrase.)
+
 A command counts only when the whole utterance is exactly one phrase of that grammar (an "[unk]" at either
 end, the residual echo around it, is dropped; an emergency phrase counts with stray words around it, as in
 a listening turn) *and* the gate says it was the user: over the utterance, the
@@ -44,9 +49,11 @@ log = logging.getLogger(__name__)
 BARGE_IN = "bargein"
 """The grammar's name (grammars/bargein/bargein.yaml)."""
 WAKE_INTENT = "wake"
+"""The wake phrase during a conversation: stop talking and listen."""
 KEPT_PERCENTILE = 75
 """Percentile of the blocks' output-to-microphone energy ratios that the gate uses."""
-"""The wake phrase during a conversation: stop talking and listen."""
+WAKE_GATE_S = 1.2
+"""The gate of a wake fire looks at this much audio before it (s): about the phrase's length."""
 BARGE_IN_ENDPOINT = EndpointConfig(complete_silence=0.1, stable_time=0.15, end_silence=0.4, max_utterance=3.0,
                                    no_speech_timeout=float("inf"))
 """Short commands and a quick decision; never a timeout (listening lasts as long as the playback)."""
@@ -174,6 +181,13 @@ class BargeInDetector:
     """Utterances heard over playback and not taken, most recent last (at most 100 kept)."""
     clock: Callable[[], float] = time.perf_counter
     """Wall clock for processing times (s)."""
+    wake: Any = None
+    """The wake-phrase model (an assistant.wakeword.Detector), fed the canceller's output; None: the wake
+    phrase is not heard over playback."""
+    wake_check: Any = None
+    """Confirms each fire of `wake` (an assistant.wakeword.SpeechCheck); None: the fire and the gate suffice."""
+    _recent: deque[bytes] = field(default_factory=deque, init=False, repr=False)
+    """The canceller's last CHECK_SECONDS of output, for the wake check."""
     _canceller: StreamingCanceller = field(init=False, repr=False)
     _endpointer: Endpointer = field(init=False, repr=False)
     _session: Any = field(default=None, init=False, repr=False)
@@ -194,6 +208,9 @@ class BargeInDetector:
         """A new playback begins: forget any utterance in progress (the echo path is kept)."""
         self._drop_utterance()
         self._preroll.clear()
+        self._recent.clear()
+        if self.wake is not None:
+            self.wake.reset()
 
     def feed(self, mic: bytes, far: np.ndarray, at: float) -> BargeIn | None:
         """Take one microphone chunk stamped `at` (source clock, s) and the reference for it."""
@@ -209,6 +226,9 @@ class BargeInDetector:
         self._preroll.append(out)
         while sum(len(p) for p in self._preroll) > 2 * self.config.preroll_s * self.rate + len(out):
             self._preroll.popleft()
+        woken = self._wake(out, began, at + len(mic) / 2 / self.rate)
+        if woken is not None:
+            return woken
         session = self._session
         if session is not None:
             session.feed(out)
@@ -244,6 +264,36 @@ class BargeInDetector:
         return BargeIn(intent=intent, text=text, decided_at=now, speech_start=start, speech_end=end, kept_db=kept,
                        confidence=recognition.confidence, uncertain=recognition.uncertain,
                        decide_ms=(self.clock() - began) * 1000)
+
+    def _wake(self, out: bytes, began: float, now: float) -> BargeIn | None:
+        """The wake phrase heard by its model in the canceller's output `out`, gated and checked; else None."""
+        if self.wake is None:
+            return None
+        from assistant.wakeword import CHECK_SECONDS
+
+        self._recent.append(out)
+        while sum(len(p) for p in self._recent) - len(self._recent[0]) > CHECK_SECONDS * self.rate * 2:
+            self._recent.popleft()
+        if not self.wake.heard(self.wake.feed(out)):
+            return None
+        self.wake.reset()
+        spoken = self.wake.phrase.spoken
+        end = self._endpointer.elapsed
+        kept = self._kept_db(end - WAKE_GATE_S, end)
+        if kept is not None and kept < self.config.min_kept_db:
+            self._refuse(spoken, f"the wake model fired, too little above the cancelled echo ({kept:.1f} dB)",
+                         kept, now)
+            return None
+        if self.wake_check is not None:
+            confirmed, heard = self.wake_check.confirm(b"".join(self._recent))
+            if not confirmed:
+                self._refuse(heard, "the wake model fired; the speech check did not hear the phrase", kept, now)
+                return None
+        self._drop_utterance()
+        self._preroll.clear()
+        self._recent.clear()
+        return BargeIn(intent=WAKE_INTENT, text=spoken, decided_at=now, speech_start=now - WAKE_GATE_S,
+                       speech_end=now, kept_db=kept, decide_ms=(self.clock() - began) * 1000)
 
     def _kept_db(self, start: float, end: float) -> float | None:
         """The 75th percentile of output over microphone energy (dB) over the utterance's blocks where

@@ -541,7 +541,11 @@ def listen_main(argv: list[str]) -> int:
 
     commands = None if args.no_barge_in else barge_in_listener(args.grammars, vocabulary)
     recognizer = VoskRecognizer(model_dir).load()  # loaded before waiting: a wake is answered at once
-    barge_in = None if commands is None else BargeInDetector(recognizer, commands)
+    over_speech = None if commands is None else MicroWakeDetector(detector.phrase, cutoff=args.wake_cutoff,
+                                                                  checked=not args.no_check).open()
+    barge_in = None if commands is None else BargeInDetector(
+        recognizer, commands, wake=over_speech,
+        wake_check=None if args.no_check else SpeechCheck.for_phrase(recognizer, detector.phrase))
     output: Output = WavFileOutput(args.audio_out).open() if args.audio_out else SoundDeviceOutput()
     stream = None
     try:
@@ -567,6 +571,8 @@ def listen_main(argv: list[str]) -> int:
             return resident.run()
     finally:
         detector.close()
+        if over_speech is not None:
+            over_speech.close()
         output.close()
 
 

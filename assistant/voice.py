@@ -106,7 +106,9 @@ class VoiceChannel:
         if pending is not None:
             details = {"barge_in": {"text": pending.text, "intent": pending.intent,
                                     "stream_s": _r(self.to_stream(pending.decided_at))}}
-            intent = listener.match(pending.text)
+            from assistant.bargein import WAKE_INTENT
+
+            intent = None if pending.intent == WAKE_INTENT else listener.match(pending.text)
             if intent is not None:  # a command of this prompt, taken as this turn
                 return Heard(text=pending.text, intent=intent, confidence=pending.confidence,
                              uncertain=pending.uncertain, details=details)

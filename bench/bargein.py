@@ -6,7 +6,8 @@
 Everything goes through the product's path from recordings: a `StreamSource` stream (the user's track) with
 a simulated loudspeaker echo (`RoomEcho`: delay, reverberation, a soft-clipping loudspeaker, noise) of what
 `TimedOutput.start` plays, `assistant.bargein.watch` with the real `BargeInDetector` (echo canceller,
-Endpointer, Vosk with grammars/bargein/bargein.yaml), and `StreamPlaying.stop`.
+Endpointer, Vosk with grammars/bargein/bargein.yaml, the "okay nabu" wake model with its speech check), and
+`StreamPlaying.stop`.
 
 * **Commands taken**: the assistant speaks a passage of its own content (espeak-ng en-us, the product's
   engine); 1.5-4 s into it a user (the benchmark voices, `bench.corpus.VOICES`) says a barge-in command. The
@@ -98,11 +99,14 @@ def detector(**config: Any) -> Any:
     from assistant.bargein import BargeInConfig, BargeInDetector, barge_in_listener
     from assistant.modelstore import resolve_model
     from assistant.recognizer import VoskRecognizer
+    from assistant.wakeword import MicroWakeDetector, SpeechCheck, wake_phrase
 
     if not _RECOGNIZER:
         _RECOGNIZER.append(VoskRecognizer(resolve_model()).load())
-    return BargeInDetector(_RECOGNIZER[0], barge_in_listener(ROOT / "grammars"),
-                           BargeInConfig(**config))
+    phrase = wake_phrase()  # as `tingle listen` builds it: the wake model over playback, with its check
+    return BargeInDetector(_RECOGNIZER[0], barge_in_listener(ROOT / "grammars"), BargeInConfig(**config),
+                           wake=MicroWakeDetector(phrase).open(),
+                           wake_check=SpeechCheck.for_phrase(_RECOGNIZER[0], phrase))
 
 
 _RECOGNIZER: list[Any] = []

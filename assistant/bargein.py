@@ -18,7 +18,9 @@ confirmed by the same speech check as when waiting, on the last seconds of that 
 
 A command counts only when the whole utterance is exactly one phrase of that grammar (an "[unk]" at either
 end, the residual echo around it, is dropped; an emergency phrase counts with stray words around it, as in
-a listening turn) *and* the gate says it was the user: over the utterance, the
+a listening turn, and so does any utterance holding one of the grammar's `emergency_spots`, such as
+"ambulance" or "call an", since the end of a phrase is often lost under the assistant's voice) *and* the gate
+says it was the user: over the utterance, the
 canceller's output kept at least `min_kept_db` of the microphone's energy where the assistant was playing.
 The assistant's own voice, cancelled, keeps about -ERLE (-15 to -35 dB); a user as loud as the echo keeps
 about -3 dB, 6 dB quieter about -7 dB. Measured in `bench/bargein.py`.
@@ -41,7 +43,7 @@ import numpy as np
 from assistant.echo import Block, EchoCanceller, EchoConfig, StreamingCanceller
 from assistant.endpoint import Decision, EndpointConfig, Endpointer
 from assistant.errors import AssistantError, ContentError, ModelError
-from assistant.grammar import EMERGENCY_INTENT, Listener, PhraseTable
+from assistant.grammar import EMERGENCY_INTENT, Listener, PhraseTable, normalize
 from assistant.recognizer import UNK
 from assistant.yamlload import parse_yaml, read_yaml_file
 
@@ -52,6 +54,8 @@ WAKE_INTENT = "wake"
 """The wake phrase during a conversation: stop talking and listen."""
 KEPT_PERCENTILE = 75
 """Percentile of the blocks' output-to-microphone energy ratios that the gate uses."""
+SPOTS_KEY = "emergency_spots"
+"""The barge-in grammar's list of emergency words heard anywhere (grammars/bargein/bargein.yaml)."""
 WAKE_GATE_S = 1.2
 """The gate of a wake fire looks at this much audio before it (s): about the phrase's length."""
 BARGE_IN_ENDPOINT = EndpointConfig(complete_silence=0.1, stable_time=0.15, end_silence=0.4, max_utterance=3.0,
@@ -149,15 +153,29 @@ def grammar_file(grammars_dir: Path) -> Path:
 def barge_in_listener(grammars_dir: Path, vocabulary: frozenset[str] | None = None) -> Listener:
     """The barge-in grammar (`grammar_file`) as a listener. With `vocabulary` (the speech model's words),
     a word the model does not know is reported, as for the other grammars."""
+    return load_barge_in(grammars_dir, vocabulary)[0]
+
+
+def load_barge_in(grammars_dir: Path, vocabulary: frozenset[str] | None = None) -> tuple[Listener, tuple[str, ...]]:
+    """The barge-in grammar as a listener, and its `emergency_spots`: words or starts of an emergency phrase
+    that, heard anywhere in an utterance over playback, count as the emergency (see `BargeInDetector`)."""
     path = grammar_file(grammars_dir)
     if not path.is_file():
         raise ContentError(f"the barge-in grammar is missing ({path}); restore it, or run with --no-barge-in")
-    listener = table_listener(PhraseTable.from_dict(parse_yaml(read_yaml_file(path), str(path)), str(path), {}))
-    missing = sorted({w for p in listener.phrases() for w in p.split()} - (vocabulary or set())) if vocabulary else []
+    data = parse_yaml(read_yaml_file(path), str(path))
+    spots: tuple[str, ...] = ()
+    if isinstance(data, dict) and SPOTS_KEY in data:
+        raw = data.pop(SPOTS_KEY)
+        if not isinstance(raw, list) or not all(isinstance(x, str) and normalize(x) for x in raw):
+            raise ContentError(f"`{SPOTS_KEY}` must be a list of words or phrases", file=str(path))
+        spots = tuple(normalize(x) for x in raw)
+    listener = table_listener(PhraseTable.from_dict(data, str(path), {}))
+    words = {w for p in (*listener.phrases(), *spots) for w in p.split()}
+    missing = sorted(words - (vocabulary or set())) if vocabulary else []
     if missing:
         raise ModelError(f"the speech model does not know these barge-in words: {', '.join(missing)} (in {path}). "
                          "Reword those phrases with words the model knows.")
-    return listener
+    return listener, spots
 
 
 def table_listener(table: PhraseTable) -> Listener:
@@ -181,6 +199,9 @@ class BargeInDetector:
     """Utterances heard over playback and not taken, most recent last (at most 100 kept)."""
     clock: Callable[[], float] = time.perf_counter
     """Wall clock for processing times (s)."""
+    emergency_spots: tuple[str, ...] = ()
+    """Words or starts of an emergency phrase ("ambulance", "call an") that make any utterance heard over
+    playback the emergency: the end of "call an ambulance" is often lost under the assistant's own voice."""
     wake: Any = None
     """The wake-phrase model (an assistant.wakeword.Detector), fed the canceller's output; None: the wake
     phrase is not heard over playback."""
@@ -255,6 +276,8 @@ class BargeInDetector:
         intent = self.listener.match(text) if UNK not in text.split() else None
         if intent is None and recognition.intent == EMERGENCY_INTENT:
             intent = EMERGENCY_INTENT  # an emergency phrase with stray words around it: never missed
+        if intent is None and _holds_any(text, self.emergency_spots):
+            intent = EMERGENCY_INTENT  # part of one, half drowned by the assistant's voice: never missed
         if intent is None:
             self._refuse(text, recognition.rejected or "not one of the barge-in phrases", kept, now)
             return None
@@ -321,6 +344,12 @@ class BargeInDetector:
             self._session.finish()  # leaves the recognizer clean for reuse
             self._session = None
         self._endpointer.forget_speech()
+
+
+def _holds_any(text: str, spots: tuple[str, ...]) -> bool:
+    """Whether `text` holds one of `spots` as whole words."""
+    padded = f" {text} "
+    return any(f" {spot} " in padded for spot in spots)
 
 
 def _trim_unknown(text: str) -> str:

@@ -537,14 +537,14 @@ def listen_main(argv: list[str]) -> int:
                                  checked=not args.no_check).open()
     model_dir = resolve_model(args.model)
     vocabulary = check_vocabulary(bundle.grammars, model_dir)
-    from assistant.bargein import BargeInDetector, barge_in_listener
+    from assistant.bargein import BargeInDetector, load_barge_in
 
-    commands = None if args.no_barge_in else barge_in_listener(args.grammars, vocabulary)
+    commands, spots = (None, ()) if args.no_barge_in else load_barge_in(args.grammars, vocabulary)
     recognizer = VoskRecognizer(model_dir).load()  # loaded before waiting: a wake is answered at once
     over_speech = None if commands is None else MicroWakeDetector(detector.phrase, cutoff=args.wake_cutoff,
                                                                   checked=not args.no_check).open()
     barge_in = None if commands is None else BargeInDetector(
-        recognizer, commands, wake=over_speech,
+        recognizer, commands, emergency_spots=spots, wake=over_speech,
         wake_check=None if args.no_check else SpeechCheck.for_phrase(recognizer, detector.phrase))
     output: Output = WavFileOutput(args.audio_out).open() if args.audio_out else SoundDeviceOutput()
     stream = None

@@ -96,7 +96,7 @@ def warmed_detectors(work: Path, passages: list[str], **config: Any) -> dict[int
 
 
 def detector(**config: Any) -> Any:
-    from assistant.bargein import BargeInConfig, BargeInDetector, barge_in_listener
+    from assistant.bargein import BargeInConfig, BargeInDetector, load_barge_in
     from assistant.modelstore import resolve_model
     from assistant.recognizer import VoskRecognizer
     from assistant.wakeword import MicroWakeDetector, SpeechCheck, wake_phrase
@@ -104,7 +104,8 @@ def detector(**config: Any) -> Any:
     if not _RECOGNIZER:
         _RECOGNIZER.append(VoskRecognizer(resolve_model()).load())
     phrase = wake_phrase()  # as `tingle listen` builds it: the wake model over playback, with its check
-    return BargeInDetector(_RECOGNIZER[0], barge_in_listener(ROOT / "grammars"), BargeInConfig(**config),
+    commands, spots = load_barge_in(ROOT / "grammars")
+    return BargeInDetector(_RECOGNIZER[0], commands, BargeInConfig(**config), emergency_spots=spots,
                            wake=MicroWakeDetector(phrase).open(),
                            wake_check=SpeechCheck.for_phrase(_RECOGNIZER[0], phrase))
 
@@ -301,8 +302,10 @@ def report(results: dict[str, Any]) -> str:
               "steady, before the word's last faint sound. The processing time of the deciding chunk (Vosk's "
               "final result) comes on top of it in real time.",
               "- A command is taken only if the whole utterance is one phrase of grammars/bargein/bargein.yaml "
-              "([unk] at its ends dropped; an emergency phrase also with stray words) and the canceller kept "
-              ">= -12 dB of the microphone's energy (75th percentile of the 10 ms blocks of the utterance).",
+              "([unk] at its ends dropped; an emergency phrase also with stray words, or any utterance holding "
+              "one of its `emergency_spots`) and the canceller kept >= -12 dB of the microphone's energy (75th "
+              "percentile of the 10 ms blocks of the utterance). The wake phrase: the wake model's fire on the "
+              "canceller's output, confirmed by its speech check, with the same -12 dB gate.",
               "", "ERLE of the canceller (median per passage, echo only):", ""]
     lines += [f"- {room}: {value} dB" for room, value in own["erle_db"].items()]
     missed = [r for r in results["commands"]["rows"] if not r["taken"]]

@@ -428,3 +428,56 @@ def test_the_wake_phrase_said_over_the_assistants_voice_stops_it(recognizer: obj
         wake.close()
     assert heard is not None and heard["intent"] == WAKE_INTENT and heard["text"] == "okay nabu"
     assert 2.5 < heard["decided_at"] <= 2.5 + said.size / RATE + 0.5
+
+
+def test_part_of_an_emergency_phrase_heard_over_playback_is_the_emergency(tmp_path: Path) -> None:
+    from assistant.bargein import BargeInDetector, load_barge_in
+    from assistant.errors import ContentError
+
+    listener, spots = load_barge_in(ROOT / "grammars")
+    assert {"ambulance", "call an"} <= set(spots)
+
+    @dataclass
+    class _Heard:
+        """Hears `text` in whatever is said."""
+
+        text: str
+
+        def session(self, listener: Listener, rate: int) -> Any:
+            from assistant.readings import Recognition
+
+            text = self.text
+
+            class _Session:
+                partial = ""
+                partial_is_complete = False
+
+                def feed(self, pcm: bytes) -> None:
+                    """Heard."""
+
+                def finish(self) -> Recognition:
+                    return Recognition(text=text, intent=listener.match(text), confidence=0.9, uncertain=False)
+
+            return _Session()
+
+    def taken(text: str, with_spots: bool = True) -> str | None:
+        det = BargeInDetector(_Heard(text), listener, emergency_spots=spots if with_spots else ())
+        det.start()
+        rng = np.random.default_rng(4)
+        speech = np.concatenate([np.zeros(RATE // 2), rng.normal(0, 3000, RATE), np.zeros(RATE)])
+        for i, chunk in enumerate(_chunks(speech.clip(-32768, 32767))):
+            heard = det.feed(chunk, np.zeros(640), i * 0.04)
+            if heard is not None:
+                return heard.intent
+        return None
+
+    assert taken("call an an") == "emergency" and taken("hold an ambulance") == "emergency"
+    assert taken("call an an", with_spots=False) is None  # the spots, not the grammar, take it
+    assert taken("call again") is None and taken("that again on") is None
+    assert taken("stop") == "stop"
+    bad = tmp_path / "bargein"
+    bad.mkdir()
+    (bad / "bargein.yaml").write_text("name: bargein\nintents:\n  stop: [stop]\nemergency_spots: call\n",
+                                      encoding="utf-8")
+    with pytest.raises(ContentError, match="emergency_spots"):
+        load_barge_in(tmp_path)

@@ -5,7 +5,7 @@
 
 Everything goes through the product's path from recordings: a `StreamSource` stream (the user's track) with
 a simulated loudspeaker echo (`RoomEcho`: delay, reverberation, a soft-clipping loudspeaker, noise) of what
-`TimedOutput.start` plays, `assistant.bargein.watch` with the real `BargeInDetector` (echo canceller,
+`TimedOutput.start` plays, `assistant.speech.bargein.watch` with the real `BargeInDetector` (echo canceller,
 Endpointer, Vosk with grammars/bargein/bargein.yaml, the "okay nabu" wake model with its speech check), and
 `StreamPlaying.stop`.
 
@@ -96,10 +96,10 @@ def warmed_detectors(work: Path, passages: list[str], **config: Any) -> dict[int
 
 
 def detector(**config: Any) -> Any:
-    from assistant.bargein import BargeInConfig, BargeInDetector, load_barge_in
-    from assistant.modelstore import resolve_model
-    from assistant.recognizer import VoskRecognizer
-    from assistant.wakeword import MicroWakeDetector, SpeechCheck, wake_phrase
+    from assistant.models.modelstore import resolve_model
+    from assistant.speech.bargein import BargeInConfig, BargeInDetector, load_barge_in
+    from assistant.speech.recognizer import VoskRecognizer
+    from assistant.speech.wakeword import MicroWakeDetector, SpeechCheck, wake_phrase
 
     if not _RECOGNIZER:
         _RECOGNIZER.append(VoskRecognizer(resolve_model()).load())
@@ -122,15 +122,15 @@ class Trial:
     user: np.ndarray
     """The user's track, the same length or longer (int16)."""
     room: Any
-    """assistant.streamsource.RoomEcho."""
+    """assistant.speech.streamsource.RoomEcho."""
     result: dict[str, Any] = field(default_factory=dict)
 
 
 def run_trial(det: Any, trial: Trial, work: Path) -> dict[str, Any]:
     """Play the passage over the user's track through the product's barge-in path; what happened."""
-    from assistant.audio import Pcm
-    from assistant.bargein import watch
-    from assistant.streamsource import StreamSource, TimedOutput
+    from assistant.speech.audio import Pcm
+    from assistant.speech.bargein import watch
+    from assistant.speech.streamsource import StreamSource, TimedOutput
 
     wav = work / "user.wav"
     corpus.write_wav(wav, trial.user)
@@ -152,7 +152,7 @@ def run_trial(det: Any, trial: Trial, work: Path) -> dict[str, Any]:
 
 
 def _room(index: int, gain_db: float = ECHO_GAIN_DB) -> Any:
-    from assistant.streamsource import RoomEcho
+    from assistant.speech.streamsource import RoomEcho
 
     delay, rt60 = ROOMS[index % len(ROOMS)]
     return RoomEcho(gain_db=gain_db, delay_s=delay, rt60_s=rt60, seed=11 + index % len(ROOMS))
@@ -223,7 +223,7 @@ def commands_over_speech(dets: dict[int, Any], work: Path, ratios: tuple[float, 
 
 def self_interruptions(dets: dict[int, Any], work: Path, hours: float, passages: list[str]) -> dict[str, Any]:
     """The assistant's own speech through the echo path with nobody talking: every command taken counts."""
-    from assistant.echo import erle_db
+    from assistant.speech.echo import erle_db
 
     played = cpu = 0.0
     events: list[dict[str, Any]] = []

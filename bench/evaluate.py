@@ -42,7 +42,7 @@ SYSTEMS = BASE_SYSTEMS
 
 def load_systems(model_dir: Path, grammars_dir: Path, names: tuple[str, ...] = BASE_SYSTEMS) -> list[Any]:
     """Ours and the named peers, loaded, in the order of `names`."""
-    from assistant.grammar import Grammars
+    from assistant.core.grammar import Grammars
     from bench.peers import PocketsphinxJsgf, VoskDefault, WhisperTinyEn
     from bench.systems import Ours
 

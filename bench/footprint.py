@@ -20,9 +20,9 @@ SYSTEMS = ("ours", "vosk_free", "vosk_grammar", "pocketsphinx_jsgf", "whisper_ti
 def main(argv: list[str]) -> int:
     name, out, clips = argv[0], Path(argv[1]), [Path(p) for p in argv[2:]]
     started = time.monotonic()
-    from assistant.audio import read_wav
-    from assistant.grammar import Grammars
-    from assistant.modelstore import resolve_model
+    from assistant.core.grammar import Grammars
+    from assistant.models.modelstore import resolve_model
+    from assistant.speech.audio import read_wav
 
     grammars = Grammars.from_dir(ROOT / "grammars")
     model_dir = resolve_model()

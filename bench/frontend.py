@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.endpoint import Endpointer
+from assistant.speech.endpoint import Endpointer
 from bench.plan import ROOT, Item, build_plan, clip_audio
 from bench.systems import MemorySource, Ours, flush
 
@@ -173,7 +173,7 @@ class FilterSource:
 
 def run_variant(ours: Ours, variant: str, item: Item, pcm: bytes, vads: tuple[Vad, Vad]) -> dict[str, Any]:
     """Our path on one clip through one front end (as `bench.systems.Ours.run`, with the source wrapped)."""
-    from assistant.listen import listen_once
+    from assistant.speech.listen import listen_once
 
     gate_vad, eos_vad = vads
     gate_vad.reset()
@@ -204,8 +204,8 @@ def run_variant(ours: Ours, variant: str, item: Item, pcm: bytes, vads: tuple[Va
 
 def run_share(args: tuple[list[Item], int, tuple[str, ...]]) -> list[dict[str, Any]]:
     items, worker, variants = args
-    from assistant.grammar import Grammars
-    from assistant.modelstore import resolve_model
+    from assistant.core.grammar import Grammars
+    from assistant.models.modelstore import resolve_model
 
     ours = Ours(resolve_model(), Grammars.from_dir(ROOT / "grammars")).load()
     vads = (Vad(), Vad())

@@ -33,13 +33,13 @@ CHUNK = 0.04
 
 def paced_turns(items: list[Item], clips: list[Clip], model_dir: Path, work: Path) -> dict[str, Any]:
     """Play each clip in real time through the product's voice channel; time the decision and the reply."""
-    from assistant.dialogue import Dialogue, Kind, State, Turn, Utterance
-    from assistant.filesource import FileSource
-    from assistant.recognizer import VoskRecognizer
-    from assistant.speaker import DEFAULT_RATE, Pyttsx3Synthesizer, Speaker, WavFileOutput
-    from assistant.transcript import Transcript
-    from assistant.validate import load_bundle
-    from assistant.voice import VoiceChannel, prompt_texts
+    from assistant.app.transcript import Transcript
+    from assistant.app.voice import VoiceChannel, prompt_texts
+    from assistant.core.dialogue import Dialogue, Kind, State, Turn, Utterance
+    from assistant.core.validate import load_bundle
+    from assistant.speech.filesource import FileSource
+    from assistant.speech.recognizer import VoskRecognizer
+    from assistant.speech.speaker import DEFAULT_RATE, Pyttsx3Synthesizer, Speaker, WavFileOutput
 
     bundle = load_bundle(ROOT / "content", ROOT / "grammars")
     folder = work / "paced"

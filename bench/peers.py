@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.audio import chunks
-from assistant.grammar import Grammars, Listener
-from assistant.recognizer import UNK
+from assistant.core.grammar import Grammars, Listener
+from assistant.speech.audio import chunks
+from assistant.speech.recognizer import UNK
 from bench.systems import SAMPLE_RATE, Outcome, flush
 
 WHISPER_SPEECH_S = 0.3

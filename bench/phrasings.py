@@ -4,7 +4,7 @@ through the real listening path; and sentences and noise with no answer in them 
 
 Two systems are measured on the same clips: `grammar` (one reading: the prompt's spoken phrases only,
 the first version, no noise suppression) and `ours` (webrtc noise suppression, then the grammar reading and
-the wide reading combined, with spotting: see assistant/readings.py and assistant/frontend.py). Cells:
+the wide reading combined, with spotting: see assistant/core/readings.py and assistant/speech/frontend.py). Cells:
 right / wrong / nothing; a wrong yes<->no or an emergency taken as anything else is a dangerous substitution
 (bench/results/phrasings.md).
 
@@ -25,13 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.endpoint import EndpointConfig
-from assistant.frontend import FrontEnd
-from assistant.grammar import Grammars, Listener
-from assistant.listen import listen_once
-from assistant.modelstore import resolve_model
-from assistant.recognizer import VoskRecognizer
-from assistant.yamlload import parse_yaml
+from assistant.core.grammar import Grammars, Listener
+from assistant.core.yamlload import parse_yaml
+from assistant.models.modelstore import resolve_model
+from assistant.speech.endpoint import EndpointConfig
+from assistant.speech.frontend import FrontEnd
+from assistant.speech.listen import listen_once
+from assistant.speech.recognizer import VoskRecognizer
 from bench.corpus import (
     SAMPLE_RATE,
     VOICES,
@@ -181,7 +181,7 @@ def report(data: dict, conditions: list[str], voices: int) -> str:
              "of real people, bench/homeaudio.py), `tv` (real speech over real music) and `pink` noise at the SNR "
              "in the name. Systems: `grammar` = one reading, the prompt's spoken phrases (the first version); "
              "`ours` = noise suppression, then grammar and wide readings combined, with spotting "
-             "(assistant/frontend.py, assistant/readings.py).", "",
+             "(assistant/speech/frontend.py, assistant/core/readings.py).", "",
              "## Per condition", "",
              "| condition | " + " | ".join(f"{s} understood | {s} wrong | {s} dangerous" for s in systems) + " |",
              "|---|" + "---|---|---|" * len(systems)]

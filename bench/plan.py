@@ -145,7 +145,7 @@ def phrase_cells(grammars_dir: Path) -> list[tuple[str, str, str, str]]:
     Phrases a grammar marks `typed_only` are understood when typed but deliberately not given to the speech
     recognizer, so they are not part of the voice evaluation.
     """
-    from assistant.grammar import ANSWERS, COMMANDS, Grammars
+    from assistant.core.grammar import ANSWERS, COMMANDS, Grammars
 
     grammars = Grammars.from_dir(grammars_dir)
     cells = []
@@ -163,7 +163,7 @@ def phrase_cells(grammars_dir: Path) -> list[tuple[str, str, str, str]]:
 
 def typed_only_phrases(grammars_dir: Path) -> list[str]:
     """Phrases understood only when typed (left out of the voice evaluation), as "grammar: phrase"."""
-    from assistant.grammar import Grammars
+    from assistant.core.grammar import Grammars
 
     grammars = Grammars.from_dir(grammars_dir)
     return [f"{name}: {phrase}" for name, table in sorted(grammars.tables.items())
@@ -224,7 +224,7 @@ def _real_conditions(base: list[tuple[int, tuple[str, str, str, str], int, corpu
 
 
 def _distractors(quick: bool, voices: tuple[corpus.Voice, ...]) -> list[Item]:
-    from assistant.grammar import ANSWERS
+    from assistant.core.grammar import ANSWERS
 
     sentences = OUT_OF_GRAMMAR[:2] if quick else OUT_OF_GRAMMAR
     counts = {"cough": 3, "burst": 3, "noise": 2, "silence": 2, "tv": 2, "realspeech": 3} if quick else \

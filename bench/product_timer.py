@@ -1,7 +1,7 @@
 """`python -m bench.product_timer MARKER -- <tingle arguments>`: the product's command line, unchanged, with one
 observer added for the cold-start measurement.
 
-The observer wraps `assistant.speaker.WavFileOutput.play`: on its first call (the first audio the assistant
+The observer wraps `assistant.speech.speaker.WavFileOutput.play`: on its first call (the first audio the assistant
 produces, before it is resampled and written) it records `time.monotonic()` (CLOCK_MONOTONIC, comparable
 across processes on Linux) and the leading quiet of that audio into MARKER as JSON. It changes nothing else.
 """
@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m bench.product_timer MARKER -- <tingle arguments>", file=sys.stderr)
         return 2
     marker = Path(argv[0])
-    from assistant import speaker
+    from assistant.speech import speaker
 
     original = speaker.WavFileOutput.play
     seen: list[float] = []
@@ -44,7 +44,7 @@ def main(argv: list[str]) -> int:
         original(self, pcm)
 
     speaker.WavFileOutput.play = play  # type: ignore[method-assign]
-    from assistant.cli import main as tingle
+    from assistant.app.cli import main as tingle
 
     return tingle(argv[2:])
 

@@ -82,7 +82,7 @@ def _digest(paths: list[Path], base: Path) -> str:
 
 def model_facts(model_dir: Path) -> dict[str, Any]:
     from assistant.errors import ModelError
-    from assistant.modelstore import AAR_SHA256, MANIFEST, MAVEN_COORDS, MODEL_NAME, verify_pinned
+    from assistant.models.modelstore import AAR_SHA256, MANIFEST, MAVEN_COORDS, MODEL_NAME, verify_pinned
 
     try:
         verify_pinned(model_dir, deep=True)

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     work = WORK / mode
     work.mkdir(parents=True, exist_ok=True)
 
-    from assistant.modelstore import resolve_model
+    from assistant.models.modelstore import resolve_model
 
     model_dir = resolve_model()
     environment = {"machine": report.machine(), "versions": report.versions(), "model": report.model_facts(model_dir),

@@ -1,8 +1,9 @@
 """Our listening path, exactly as the product runs it, behind the benchmark's common `run()` interface.
 
-Ours = `assistant.recognizer.VoskRecognizer` + `assistant.listen.listen_once` with `EndpointConfig()`, fed by
-an in-memory AudioSource in the product's 40 ms chunks (`CHUNK_SECONDS`), then digital silence, as fast as
-possible: every end-of-speech rule works in audio time, so the decision does not depend on the pace.
+Ours = `assistant.speech.recognizer.VoskRecognizer` + `assistant.speech.listen.listen_once` with
+`EndpointConfig()`, fed by an in-memory AudioSource in the product's 40 ms chunks (`CHUNK_SECONDS`), then
+digital silence, as fast as possible: every end-of-speech rule works in audio time, so the decision does not
+depend on the pace.
 
 Decision latency of one clip = (audio time at the end of the chunk on which the decision was taken - true end
 of speech) + the wall time from that chunk's arrival to the final result (its processing plus `finish()`).
@@ -20,12 +21,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.audio import CHUNK_SECONDS, chunks, silence
-from assistant.endpoint import EndpointConfig
-from assistant.frontend import FrontEnd
-from assistant.grammar import Grammars, Listener
-from assistant.listen import listen_once
-from assistant.recognizer import VoskRecognizer
+from assistant.core.grammar import Grammars, Listener
+from assistant.speech.audio import CHUNK_SECONDS, chunks, silence
+from assistant.speech.endpoint import EndpointConfig
+from assistant.speech.frontend import FrontEnd
+from assistant.speech.listen import listen_once
+from assistant.speech.recognizer import VoskRecognizer
 
 SAMPLE_RATE = 16000
 MAX_SILENCE_AFTER_CLIP = 12.0

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import yaml
 
-from assistant.content import EMERGENCY_LEVELS, Content
-from assistant.dialogue import Dialogue, Turn
-from assistant.validate import Bundle, load_bundle
+from assistant.core.content import EMERGENCY_LEVELS, Content
+from assistant.core.dialogue import Dialogue, Turn
+from assistant.core.validate import Bundle, load_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 STORIES = ROOT / "tests" / "vignettes.yaml"

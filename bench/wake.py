@@ -76,7 +76,7 @@ class Plan:
 
 
 def _detector(phrase: str) -> Any:
-    from assistant.wakeword import MicroWakeDetector, wake_phrase
+    from assistant.speech.wakeword import MicroWakeDetector, wake_phrase
 
     return MicroWakeDetector(wake_phrase(phrase)).open()
 
@@ -84,7 +84,7 @@ def _detector(phrase: str) -> Any:
 def chunk_probabilities(detector: Any, samples: np.ndarray) -> np.ndarray:
     """The detector's highest probability in each 40 ms chunk of `samples` (after a reset), heard through the
     product's noise suppression as `Resident.wait_for_wake` hears it."""
-    from assistant.frontend import FrontEnd
+    from assistant.speech.frontend import FrontEnd
 
     detector.reset()
     cleaner = FrontEnd()
@@ -159,8 +159,8 @@ _RECOGNIZER: list[Any] = []
 
 def _recognizer() -> Any:
     if not _RECOGNIZER:
-        from assistant.modelstore import resolve_model
-        from assistant.recognizer import VoskRecognizer
+        from assistant.models.modelstore import resolve_model
+        from assistant.speech.recognizer import VoskRecognizer
 
         _RECOGNIZER.append(VoskRecognizer(resolve_model()).load())
     return _RECOGNIZER[0]
@@ -170,9 +170,9 @@ def product_wakes(detector: Any, samples: np.ndarray, session_s: float = REFRACT
     """The product's waiting step (`Resident.wait_for_wake`: the model at the phrase's cut-off, then the
     speech check) over `samples`; after each wake `session_s` of audio is passed over, as a session would.
     Returns the wakes and the Resident (its `refused` lists the near misses the check turned down)."""
-    from assistant.frontend import FrontEnd
-    from assistant.resident import Resident, ResidentConfig
-    from assistant.wakeword import SpeechCheck
+    from assistant.app.resident import Resident, ResidentConfig
+    from assistant.speech.frontend import FrontEnd
+    from assistant.speech.wakeword import SpeechCheck
 
     source = MemorySource(samples)
     resident = Resident(bundle=_bundle(), open_source=lambda: source, detector=detector,  # type: ignore[arg-type,return-value]
@@ -193,7 +193,7 @@ _BUNDLE: list[Any] = []
 
 def _bundle() -> Any:
     if not _BUNDLE:
-        from assistant.validate import load_bundle
+        from assistant.core.validate import load_bundle
 
         _BUNDLE.append(load_bundle(ROOT / "content", ROOT / "grammars"))
     return _BUNDLE[0]
@@ -214,7 +214,7 @@ def _positives(phrase_text: str, quick: bool) -> list[tuple[str, str, float, np.
 
 
 def detection(plan: Plan) -> dict[str, Any]:
-    from assistant.wakeword import wake_phrase
+    from assistant.speech.wakeword import wake_phrase
 
     phrase = wake_phrase(plan.phrase)
     detector = _detector(plan.phrase)
@@ -518,13 +518,13 @@ class _LoopSource:
 def waiting_probe(phrase: str, cpu_seconds: float, soak_hours: float) -> dict[str, Any]:
     """The real waiting loop (Resident._wait) on a Microphone fed speech in real time, with the speech model
     loaded as `tingle listen` has it; then the same loop over `soak_hours` of audio, RSS each hour."""
+    from assistant.app.resident import Resident, ResidentConfig
+    from assistant.core.validate import load_bundle
     from assistant.errors import AudioDeviceError
-    from assistant.frontend import FrontEnd
-    from assistant.microphone import Microphone
-    from assistant.modelstore import resolve_model
-    from assistant.recognizer import VoskRecognizer
-    from assistant.resident import Resident, ResidentConfig
-    from assistant.validate import load_bundle
+    from assistant.models.modelstore import resolve_model
+    from assistant.speech.frontend import FrontEnd
+    from assistant.speech.microphone import Microphone
+    from assistant.speech.recognizer import VoskRecognizer
 
     bundle = load_bundle(ROOT / "content", ROOT / "grammars")
     recognizer = VoskRecognizer(resolve_model()).load()  # held in memory while waiting, as in `tingle listen`
@@ -631,16 +631,16 @@ class _Stamped:
 
 
 def latency(plan: Plan) -> dict[str, Any]:
-    from assistant.dialogue import Dialogue
-    from assistant.frontend import FrontEnd
-    from assistant.modelstore import resolve_model
-    from assistant.recognizer import VoskRecognizer
-    from assistant.resident import Resident, ResidentConfig, SpeakerAnnouncer, voice_channel_factory
-    from assistant.speaker import Pyttsx3Synthesizer, Speaker, WavFileOutput
-    from assistant.streamsource import StreamSource, TimedOutput
-    from assistant.validate import load_bundle
-    from assistant.voice import prompt_texts
-    from assistant.wakeword import SpeechCheck, wake_phrase
+    from assistant.app.resident import Resident, ResidentConfig, SpeakerAnnouncer, voice_channel_factory
+    from assistant.app.voice import prompt_texts
+    from assistant.core.dialogue import Dialogue
+    from assistant.core.validate import load_bundle
+    from assistant.models.modelstore import resolve_model
+    from assistant.speech.frontend import FrontEnd
+    from assistant.speech.recognizer import VoskRecognizer
+    from assistant.speech.speaker import Pyttsx3Synthesizer, Speaker, WavFileOutput
+    from assistant.speech.streamsource import StreamSource, TimedOutput
+    from assistant.speech.wakeword import SpeechCheck, wake_phrase
 
     bundle = load_bundle(ROOT / "content", ROOT / "grammars")
     phrase = wake_phrase(plan.phrase)
@@ -706,9 +706,9 @@ def report(results: dict[str, Any]) -> str:
         f"Made by `python -m bench.wake{' --quick' if results['quick'] else ''}` on {results['machine']}, "
         f"{results['date']}, in {results['seconds']:.0f} s. The product: microWakeWord \"{det['phrase']}\" "
         f"(pymicro-wakeword {results['package']}) at cut-off {det['cutoff']:g}, hearing through webrtc noise "
-        "suppression (level 4, `assistant/frontend.py`), each fire confirmed by the speech check (Vosk, a grammar "
-        "of the phrase and its sound-alikes, on the last 2 s of the raw audio, then of the cleaned audio). The "
-        "wake phrase is synthetic (espeak-ng, flite); the real babble is recordings of real people "
+        "suppression (level 4, `assistant/speech/frontend.py`), each fire confirmed by the speech check (Vosk, "
+        "a grammar of the phrase and its sound-alikes, on the last 2 s of the raw audio, then of the cleaned audio). "
+        "The wake phrase is synthetic (espeak-ng, flite); the real babble is recordings of real people "
         "(bench/homeaudio.py); the rest is synthetic: real voices and rooms will differ.", "",
         "## Targets", "",
         "| target | measured | met |", "|---|---|---|",

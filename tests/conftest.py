@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.validate import Bundle, load_bundle
+from assistant.core.validate import Bundle, load_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ def model_or_skip() -> Path:
     import os
 
     from assistant.errors import ModelError
-    from assistant.modelstore import resolve_model
+    from assistant.models.modelstore import resolve_model
 
     try:
         return resolve_model()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from assistant.content import EMERGENCY_LEVELS, FLOOR
-from assistant.dialogue import MAX_REPLY_WORDS, MAX_UTTERANCE_WORDS, Dialogue, Kind, Phase, Reply, Turn
-from assistant.validate import Bundle
+from assistant.core.content import EMERGENCY_LEVELS, FLOOR
+from assistant.core.dialogue import MAX_REPLY_WORDS, MAX_UTTERANCE_WORDS, Dialogue, Kind, Phase, Reply, Turn
+from assistant.core.validate import Bundle
 
 ACTIONS = ("Call emergency services now", "Go to the emergency department now")
 MAX_TURNS = 400

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.audio import Pcm, chunks, read_wav, resample, tone, wav_bytes
 from assistant.errors import AudioDeviceError, AudioFileError
-from assistant.filesource import FileSource
-from assistant.microphone import Microphone
+from assistant.speech.audio import Pcm, chunks, read_wav, resample, tone, wav_bytes
+from assistant.speech.filesource import FileSource
+from assistant.speech.microphone import Microphone
 
 
 def write(path: Path, pcm: Pcm, channels: int = 1, width: int = 2) -> Path:

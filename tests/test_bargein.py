@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant.audio import Pcm
-from assistant.bargein import BargeIn, barge_in_listener, watch
-from assistant.dialogue import Kind, Utterance
-from assistant.grammar import Listener
-from assistant.speaker import Said, Speaker
-from assistant.streamsource import RoomEcho, StreamSource, TimedOutput
-from assistant.validate import Bundle
-from assistant.voice import VoiceChannel
+from assistant.app.voice import VoiceChannel
+from assistant.core.dialogue import Kind, Utterance
+from assistant.core.grammar import Listener
+from assistant.core.validate import Bundle
+from assistant.speech.audio import Pcm
+from assistant.speech.bargein import BargeIn, barge_in_listener, watch
+from assistant.speech.speaker import Said, Speaker
+from assistant.speech.streamsource import RoomEcho, StreamSource, TimedOutput
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 16000
@@ -62,7 +62,7 @@ class _FiresAt:
     config: Any = None
 
     def __post_init__(self) -> None:
-        from assistant.bargein import BargeInConfig
+        from assistant.speech.bargein import BargeInConfig
 
         self.config = BargeInConfig()
 
@@ -226,9 +226,9 @@ def test_a_stop_said_over_the_greeting_cuts_it_and_is_in_the_transcript(bundle: 
                                                                        recognizer: object) -> None:
     from voice_support import require_voice_stack
 
-    from assistant.bargein import BargeInDetector
-    from assistant.resident import Resident, ResidentConfig, SpeakerAnnouncer, stream_locator, voice_channel_factory
-    from assistant.wakeword import MicroWakeDetector, SpeechCheck, wake_phrase
+    from assistant.app.resident import Resident, ResidentConfig, SpeakerAnnouncer, stream_locator, voice_channel_factory
+    from assistant.speech.bargein import BargeInDetector
+    from assistant.speech.wakeword import MicroWakeDetector, SpeechCheck, wake_phrase
     from bench.corpus import Voice, synthesize
 
     require_voice_stack()
@@ -268,7 +268,7 @@ def test_a_stop_said_over_the_greeting_cuts_it_and_is_in_the_transcript(bundle: 
     turns = [e for e in events if e["event"] == "turn" and e.get("intent")]
     assert turns[0]["intent"] == "stop" and turns[0]["audio"]["barge_in"]["stream_s"] == barge["stream_s"]
     assert events[-1]["event"] == "end" and events[-1]["how"] == "closed"
-    from assistant.dialogue import Dialogue
+    from assistant.core.dialogue import Dialogue
 
     greeting = Dialogue(bundle.content, bundle.grammars, region="GB").start().utterances[0].text
     full = _EspeakSynth().synthesize(greeting, 0).seconds
@@ -302,7 +302,7 @@ class _WakeAt:
     phrase: Any = None
 
     def __post_init__(self) -> None:
-        from assistant.wakeword import wake_phrase
+        from assistant.speech.wakeword import wake_phrase
 
         self.phrase = wake_phrase("okay-nabu")
 
@@ -332,7 +332,7 @@ class _NoRecognition:
     """A recognizer whose sessions hear nothing (the tests below are about the wake model, not the grammar)."""
 
     def session(self, listener: Listener, rate: int) -> Any:
-        from assistant.readings import Recognition
+        from assistant.core.readings import Recognition
 
         class _Session:
             partial = ""
@@ -352,13 +352,13 @@ def _chunks(samples: np.ndarray, size: int = 640) -> list[bytes]:
 
 
 def _detector(wake: _WakeAt, check: _Check | None) -> Any:
-    from assistant.bargein import BargeInDetector
+    from assistant.speech.bargein import BargeInDetector
 
     return BargeInDetector(_NoRecognition(), barge_in_listener(ROOT / "grammars"), wake=wake, wake_check=check)
 
 
 def test_the_wake_model_fire_confirmed_by_the_check_is_taken_as_the_wake_phrase() -> None:
-    from assistant.bargein import WAKE_INTENT
+    from assistant.speech.bargein import WAKE_INTENT
 
     wake, check = _WakeAt(at=60), _Check(answer=True)
     det = _detector(wake, check)
@@ -404,8 +404,8 @@ def test_the_wake_phrase_said_over_the_assistants_voice_stops_it(recognizer: obj
     often it is taken at 0 and -6 dB)."""
     from voice_support import require_voice_stack
 
-    from assistant.bargein import WAKE_INTENT, BargeInDetector
-    from assistant.wakeword import MicroWakeDetector, SpeechCheck, wake_phrase
+    from assistant.speech.bargein import WAKE_INTENT, BargeInDetector
+    from assistant.speech.wakeword import MicroWakeDetector, SpeechCheck, wake_phrase
     from bench import bargein as bench
     from bench.corpus import Voice, synthesize
 
@@ -431,7 +431,7 @@ def test_the_wake_phrase_said_over_the_assistants_voice_stops_it(recognizer: obj
 
 
 def test_part_of_an_emergency_phrase_heard_over_playback_is_the_emergency(tmp_path: Path) -> None:
-    from assistant.bargein import BargeInDetector, load_barge_in
+    from assistant.speech.bargein import BargeInDetector, load_barge_in
     from assistant.errors import ContentError
 
     listener, spots = load_barge_in(ROOT / "grammars")
@@ -444,7 +444,7 @@ def test_part_of_an_emergency_phrase_heard_over_playback_is_the_emergency(tmp_pa
         text: str
 
         def session(self, listener: Listener, rate: int) -> Any:
-            from assistant.readings import Recognition
+            from assistant.core.readings import Recognition
 
             text = self.text
 

@@ -43,7 +43,7 @@ def _require_stack() -> None:
     problems = []
     try:
         from assistant.errors import ModelError
-        from assistant.modelstore import resolve_model
+        from assistant.models.modelstore import resolve_model
 
         try:
             resolve_model()

@@ -13,9 +13,9 @@ import itertools
 import pytest
 from dialogue_support import ACTIONS, answer, check_reply, check_walk, truthful, walk
 
-from assistant.content import EMERGENCY_LEVELS, FLOOR
-from assistant.dialogue import MAX_FAILURES, Dialogue, Kind, Phase, Turn
-from assistant.validate import Bundle
+from assistant.core.content import EMERGENCY_LEVELS, FLOOR
+from assistant.core.dialogue import MAX_FAILURES, Dialogue, Kind, Phase, Turn
+from assistant.core.validate import Bundle
 
 NO_ONE = truthful()
 

@@ -9,10 +9,10 @@ from dialogue_support import ACTIONS, check_reply, check_walk, walk
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.content import EMERGENCY_LEVELS, FLOOR
-from assistant.dialogue import Dialogue, Kind, Turn
-from assistant.grammar import COMMAND_INTENTS
-from assistant.validate import Bundle, load_bundle
+from assistant.core.content import EMERGENCY_LEVELS, FLOOR
+from assistant.core.dialogue import Dialogue, Kind, Turn
+from assistant.core.grammar import COMMAND_INTENTS
+from assistant.core.validate import Bundle, load_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = load_bundle(ROOT / "content", ROOT / "grammars")

@@ -1,13 +1,14 @@
-"""The echo canceller (assistant/echo.py) and the simulated room (streamsource.RoomEcho). Pure numpy, no model."""
+"""The echo canceller (assistant/speech/echo.py) and the simulated room (streamsource.RoomEcho). Pure numpy,
+no model."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from assistant.echo import EchoCanceller, EchoConfig, StreamingCanceller, erle_db
 from assistant.errors import AudioDeviceError
-from assistant.streamsource import RoomEcho
+from assistant.speech.echo import EchoCanceller, EchoConfig, StreamingCanceller, erle_db
+from assistant.speech.streamsource import RoomEcho
 
 RATE = 16000
 

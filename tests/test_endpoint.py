@@ -6,7 +6,7 @@ import math
 import random
 from array import array
 
-from assistant.endpoint import Decision, EndpointConfig, Endpointer, frame_dbfs
+from assistant.speech.endpoint import Decision, EndpointConfig, Endpointer, frame_dbfs
 
 RATE = 16000
 CHUNK = 0.04
@@ -90,7 +90,7 @@ def test_a_phrase_without_speech_energy_is_not_trusted() -> None:
 
 
 def listen(ep: Endpointer, pcm: bytes, partial: str = "", words_at: float = 0.0) -> tuple[Decision, float]:
-    """Like assistant.listen.listen_once: a SILENCE end with no words heard is forgotten, listening goes on."""
+    """Like assistant.speech.listen.listen_once: a SILENCE end with no words heard is forgotten, listening goes on."""
     size = int(RATE * CHUNK) * 2
     for i in range(0, len(pcm), size):
         shown = ep.elapsed >= words_at

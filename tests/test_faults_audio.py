@@ -20,14 +20,14 @@ from fault_support import Hang, time_limit, tone, wav_file, wav_header
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.audio import SAMPLE_RATE, read_wav
-from assistant.endpoint import EndpointConfig, Endpointer
 from assistant.errors import AudioDeviceError, AudioFileError
-from assistant.filesource import FileSource
-from assistant.listen import Capture, listen_once
-from assistant.microphone import Microphone
-from assistant.recognizer import Recognition
-from assistant.wavfile import MAX_RATE
+from assistant.speech.audio import SAMPLE_RATE, read_wav
+from assistant.speech.endpoint import EndpointConfig, Endpointer
+from assistant.speech.filesource import FileSource
+from assistant.speech.listen import Capture, listen_once
+from assistant.speech.microphone import Microphone
+from assistant.speech.recognizer import Recognition
+from assistant.speech.wavfile import MAX_RATE
 
 FAST = EndpointConfig(no_speech_timeout=0.5, max_utterance=0.5, end_silence=0.2, floor_window=0.3)
 """Short turns for fuzzing: the loop's termination does not depend on the times chosen."""
@@ -334,7 +334,7 @@ class QuietSpeaker:
 ])
 def test_every_turn_is_heard_whatever_its_rate(recognizer: Any, bundle: Any, spoken: dict[str, Path],
                                                turns: tuple[str, ...]) -> None:
-    from assistant.voice import VoiceChannel
+    from assistant.app.voice import VoiceChannel
 
     source = FileSource([spoken[t] for t in turns], fast=True).open()
     channel = VoiceChannel(speaker=QuietSpeaker(), source=source, recognizer=recognizer,  # type: ignore[arg-type]

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 from fault_support import time_limit
 
-from assistant import cli, modelstore, provision
+from assistant.app import cli
 from assistant.errors import ModelError
+from assistant.models import modelstore, provision
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = {"am/final.mdl": b"acoustic model " * 1000, "conf/model.conf": b"conf", "graph/Gr.fst": b"graph" * 100}
@@ -156,7 +157,7 @@ def test_a_kill_between_the_renames_is_repaired_next_time(pin: Path, tmp_path: P
 KILLED_RUN = """
 import hashlib, os, shutil, sys, time
 from pathlib import Path
-from assistant import modelstore, provision
+from assistant.models import modelstore, provision
 archive, target = Path(sys.argv[1]), Path(sys.argv[2])
 files = {name: (size, digest) for name, size, digest in (line.split() for line in sys.argv[3].split(";"))}
 modelstore.MANIFEST = {name: (int(size), digest) for name, (size, digest) in files.items()}

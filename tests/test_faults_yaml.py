@@ -15,10 +15,9 @@ from fault_support import time_limit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.errors import ContentError
-from assistant.grammar import Grammars
-from assistant.validate import load_bundle
-from assistant.yamlload import (
+from assistant.core.grammar import Grammars
+from assistant.core.validate import load_bundle
+from assistant.core.yamlload import (
     MAX_DEPTH,
     MAX_YAML_BYTES,
     LineList,
@@ -27,6 +26,7 @@ from assistant.yamlload import (
     read_yaml_file,
     string_list,
 )
+from assistant.errors import ContentError
 
 ROOT = Path(__file__).resolve().parent.parent
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,

@@ -1,4 +1,4 @@
-"""assistant.frontend: chunk handling with a stand-in frame processor, and the real webrtc suppressor."""
+"""assistant.speech.frontend: chunk handling with a stand-in frame processor, and the real webrtc suppressor."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assistant.errors import AudioDeviceError
-from assistant.frontend import FRAME_BYTES, FrontEnd, FrontEndConfig
+from assistant.speech.frontend import FRAME_BYTES, FrontEnd, FrontEndConfig
 
 
 def _negating(config: FrontEndConfig) -> object:

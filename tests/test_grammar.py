@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.grammar import ANSWERS, COMMAND_INTENTS, COMMANDS, Listener, normalize
-from assistant.validate import Bundle
+from assistant.core.grammar import ANSWERS, COMMAND_INTENTS, COMMANDS, Listener, normalize
+from assistant.core.validate import Bundle
 
 
 @pytest.mark.parametrize(("text", "expected"), [

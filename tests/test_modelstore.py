@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant import modelstore, provision
+from assistant.core.grammar import COMMAND_INTENTS, Grammars
+from assistant.core.validate import Bundle
 from assistant.errors import ModelError
-from assistant.grammar import COMMAND_INTENTS, Grammars
-from assistant.validate import Bundle
+from assistant.models import modelstore, provision
 
 
 def fake_manifest(files: dict[str, bytes]) -> dict[str, tuple[int, str]]:

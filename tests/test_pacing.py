@@ -1,4 +1,4 @@
-"""Pacing (`assistant.pacing`): "wait" holds the conversation until "go on"; the no-speech timeout adapts.
+"""Pacing (`assistant.core.pacing`): "wait" holds the conversation until "go on"; the no-speech timeout adapts.
 A scripted inner channel stands in for the voice channel; one test runs it from a recording, end to end."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant.dialogue import Dialogue, Kind, Utterance
-from assistant.endpoint import EndpointConfig
-from assistant.grammar import Listener
-from assistant.pacing import HOLD_INTENT, RESUME_INTENT, PacedChannel, resume_listener, with_hold
-from assistant.session import Heard, run_session
-from assistant.validate import Bundle
+from assistant.app.session import Heard, run_session
+from assistant.core.dialogue import Dialogue, Kind, Utterance
+from assistant.core.grammar import Listener
+from assistant.core.pacing import HOLD_INTENT, RESUME_INTENT, PacedChannel, resume_listener, with_hold
+from assistant.core.validate import Bundle
+from assistant.speech.endpoint import EndpointConfig
 
 
 @dataclass
@@ -148,9 +148,9 @@ def test_wait_and_go_on_from_a_recording(bundle: Bundle, tmp_path: Path, recogni
     """Real recognizer, real VoiceChannel over a stream: "wait", 6 s of quiet, "go on", then "stop"."""
     from test_resident import _NullOutput, _ShortSynth, _wav
 
-    from assistant.speaker import Speaker
-    from assistant.streamsource import StreamSource, TimedOutput
-    from assistant.voice import VoiceChannel
+    from assistant.app.voice import VoiceChannel
+    from assistant.speech.speaker import Speaker
+    from assistant.speech.streamsource import StreamSource, TimedOutput
     from bench.corpus import Voice, synthesize
 
     voice = Voice("espeak-ng", "en-us")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.grammar import ANSWERS, Grammars
+from assistant.core.grammar import ANSWERS, Grammars
 from bench.peers import _spot
 
 ROOT = Path(__file__).resolve().parent.parent

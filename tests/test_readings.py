@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from assistant.grammar import Grammars
-from assistant.readings import (
+from assistant.core.grammar import Grammars
+from assistant.core.readings import (
     GRAMMAR,
     SPOTTED,
     WIDE,
@@ -19,7 +19,7 @@ from assistant.readings import (
     interpret,
     wide_listener,
 )
-from assistant.validate import Bundle
+from assistant.core.validate import Bundle
 
 GRAMMARS = {
     "answers.yaml": """

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from assistant.recognizer import interpret
-from assistant.validate import Bundle
+from assistant.core.validate import Bundle
+from assistant.speech.recognizer import interpret
 
 
 def alt(text: str, score: float, words: list[tuple[str, float, float]] | None = None) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Resident mode: wake -> session -> back to waiting, faults of a session, a lost microphone, signals, and the
-continuous stream of recordings (`assistant.streamsource`).
+continuous stream of recordings (`assistant.speech.streamsource`).
 
 The loop's tests use hand-written fakes (a scripted source, a detector that fires on marked chunks, a
 scripted channel); the end-to-end tests run the real wake-phrase model, the real recognizer and a stream WAV
@@ -19,15 +19,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.audio import Pcm
-from assistant.dialogue import Utterance
+from assistant.app.resident import RESIDENT_SIGNALS, Resident, ResidentConfig, SpeakerAnnouncer, State
+from assistant.app.session import Heard, SessionInterrupted, signals_interrupt_session
+from assistant.core.dialogue import Utterance
+from assistant.core.grammar import Listener
+from assistant.core.validate import Bundle
 from assistant.errors import AudioDeviceError
-from assistant.grammar import Listener
-from assistant.resident import RESIDENT_SIGNALS, Resident, ResidentConfig, SpeakerAnnouncer, State
-from assistant.session import Heard, SessionInterrupted, signals_interrupt_session
-from assistant.streamsource import StreamSource, TimedOutput
-from assistant.validate import Bundle
-from assistant.wakeword import WakePhrase, wake_phrase
+from assistant.speech.audio import Pcm
+from assistant.speech.streamsource import StreamSource, TimedOutput
+from assistant.speech.wakeword import WakePhrase, wake_phrase
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 16000
@@ -186,7 +186,7 @@ def test_a_failing_session_is_recorded_and_the_loop_goes_on(bundle: Bundle, tmp_
     source = FakeSource([WAKE, QUIET, WAKE, QUIET])
     broken = FakeChannel([RuntimeError("a bug in the channel")])
     resident, _ = _resident(bundle, tmp_path, [source], [broken, FakeChannel(["stop"])])
-    with caplog.at_level(logging.ERROR, logger="assistant.resident"):
+    with caplog.at_level(logging.ERROR, logger="assistant.app.resident"):
         assert resident.run() == 0
     assert resident.sessions[0].how == "failed: a bug in the channel"
     assert resident.sessions[1].how == "closed"
@@ -203,7 +203,7 @@ def test_a_lost_microphone_is_announced_and_reopened_with_back_off(bundle: Bundl
     back = FakeSource([QUIET, WAKE, QUIET])
     unplugged = AudioDeviceError("no usable microphone")
     resident, sleeps = _resident(bundle, tmp_path, [lost, unplugged, unplugged, back], [FakeChannel(["stop"])])
-    with caplog.at_level(logging.WARNING, logger="assistant.resident"):
+    with caplog.at_level(logging.WARNING, logger="assistant.app.resident"):
         assert resident.run() == 0
     assert sleeps == [1.0, 2.0, 4.0]
     assert lost.closed
@@ -375,7 +375,7 @@ def _stream_wav(path: Path, script: list[tuple[float, str]], total_s: float) -> 
 def wake_detector() -> object:
     from voice_support import require_voice_stack
 
-    from assistant.wakeword import MicroWakeDetector
+    from assistant.speech.wakeword import MicroWakeDetector
 
     require_voice_stack()
     detector = MicroWakeDetector(wake_phrase("okay-nabu")).open()
@@ -386,9 +386,9 @@ def wake_detector() -> object:
 @pytest.mark.voice
 def test_recordings_end_to_end_wake_session_waiting_wake_session(bundle: Bundle, tmp_path: Path,
                                                                  recognizer: object, wake_detector: object) -> None:
-    from assistant.resident import stream_locator, voice_channel_factory
-    from assistant.speaker import Speaker
-    from assistant.wakeword import SpeechCheck
+    from assistant.app.resident import stream_locator, voice_channel_factory
+    from assistant.speech.speaker import Speaker
+    from assistant.speech.wakeword import SpeechCheck
 
     stream_wav, ends = _stream_wav(tmp_path / "stream.wav", [
         (1.0, "okay then, the kettle is on"),  # background talk with a sound-alike: no wake
@@ -480,7 +480,7 @@ def test_the_check_refuses_near_misses_and_a_broken_check_never_blocks_a_wake(bu
                                                                              caplog: pytest.LogCaptureFixture) -> None:
     resident, _ = _resident(bundle, tmp_path, [FakeSource([WAKE, QUIET, WAKE, QUIET])], [FakeChannel(["stop"])])
     resident.check = _FakeCheck()
-    with caplog.at_level(logging.INFO, logger="assistant.resident"):
+    with caplog.at_level(logging.INFO, logger="assistant.app.resident"):
         assert resident.run() == 0
     assert resident.refused == ["okay now"]
     assert len(resident.sessions) == 1 and resident.sessions[0].wake.stream_s == pytest.approx(0.12)
@@ -489,7 +489,7 @@ def test_the_check_refuses_near_misses_and_a_broken_check_never_blocks_a_wake(bu
 
 @dataclass
 class _Cleaner:
-    """Stands in for assistant.frontend.FrontEnd: turns the scripted noisy chunk into the wake chunk."""
+    """Stands in for assistant.speech.frontend.FrontEnd: turns the scripted noisy chunk into the wake chunk."""
 
     seen: list[bytes] = field(default_factory=list)
 

@@ -22,15 +22,15 @@ import numpy as np
 import pytest
 from voice_support import ROOT
 
-from assistant.audio import CHUNK_SECONDS, Pcm, chunks, resample
-from assistant.dialogue import Kind, Utterance
-from assistant.grammar import Grammars
-from assistant.microphone import Microphone
-from assistant.recognizer import VoskRecognizer
-from assistant.session import Heard
-from assistant.speaker import DEFAULT_RATE, Speaker
-from assistant.validate import Bundle
-from assistant.voice import GUARD_SECONDS, VoiceChannel
+from assistant.app.session import Heard
+from assistant.app.voice import GUARD_SECONDS, VoiceChannel
+from assistant.core.dialogue import Kind, Utterance
+from assistant.core.grammar import Grammars
+from assistant.core.validate import Bundle
+from assistant.speech.audio import CHUNK_SECONDS, Pcm, chunks, resample
+from assistant.speech.microphone import Microphone
+from assistant.speech.recognizer import VoskRecognizer
+from assistant.speech.speaker import DEFAULT_RATE, Speaker
 from bench.corpus import SAMPLE_RATE, TEST_VOICES, pad, synthesize
 
 pytestmark = pytest.mark.voice

@@ -1,4 +1,4 @@
-"""`tingle install-service` / `uninstall-service` (`assistant.service`): the unit file, and systemctl run, absent
+"""`tingle install-service` / `uninstall-service` (`assistant.app.service`): the unit file, and systemctl run, absent
 or failing — with a fake runner, never the machine's systemd."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.service import (
+from assistant.app.service import (
     MARKER,
     UNIT_NAME,
     ServiceError,

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from assistant.audio import Pcm
 from assistant.errors import AudioDeviceError
-from assistant.speaker import DEFAULT_RATE, MAX_RATE, MIN_RATE, RATE_STEP, Speaker
+from assistant.speech.audio import Pcm
+from assistant.speech.speaker import DEFAULT_RATE, MAX_RATE, MIN_RATE, RATE_STEP, Speaker
 
 
 class FakeSynth:
@@ -117,7 +117,7 @@ class _TimeInfo:
 def test_device_playback_is_cut_with_a_fade_and_gives_the_reference_by_time() -> None:
     import numpy as np
 
-    from assistant.speaker import SoundDeviceOutput
+    from assistant.speech.speaker import SoundDeviceOutput
 
     streams: list[_FakeDeviceStream] = []
 
@@ -148,7 +148,7 @@ def test_device_playback_is_cut_with_a_fade_and_gives_the_reference_by_time() ->
 
 
 def test_the_microphone_stamps_the_chunk_it_hands_out() -> None:
-    from assistant.microphone import Microphone
+    from assistant.speech.microphone import Microphone
 
     mic = Microphone(stream_factory=lambda rate, block, callback: _FakeDeviceStream()).open()
     mic.push(5.0, b"\x01\x00" * 640)

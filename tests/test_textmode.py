@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.dialogue import Dialogue, Phase, Turn
-from assistant.validate import Bundle
+from assistant.core.dialogue import Dialogue, Phase, Turn
+from assistant.core.validate import Bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 TURN_FIELDS = {"time", "node", "said", "heard", "intent", "confidence", "uncertain", "decision", "content_version"}

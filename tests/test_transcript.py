@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.dialogue import Dialogue, Turn
+from assistant.app.transcript import Transcript, default_path
+from assistant.core.dialogue import Dialogue, Turn
+from assistant.core.validate import Bundle
 from assistant.errors import AssistantError
-from assistant.transcript import Transcript, default_path
-from assistant.validate import Bundle
 
 
 @pytest.fixture()

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.content import REQUIRED_LEVELS, TEMPLATE_KEYS, Content
+from assistant.core.content import REQUIRED_LEVELS, TEMPLATE_KEYS, Content
+from assistant.core.grammar import COMMAND_INTENTS, Grammars
+from assistant.core.validate import PLACEHOLDERS, ContentErrors, check, load_bundle
 from assistant.errors import ContentError
-from assistant.grammar import COMMAND_INTENTS, Grammars
-from assistant.validate import PLACEHOLDERS, ContentErrors, check, load_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIAGE = "content/triage.yaml"

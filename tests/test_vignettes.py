@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.validate import Bundle
+from assistant.core.validate import Bundle
 from bench.vignettes import load_stories, run_all, run_story, score
 
 

@@ -1,4 +1,4 @@
-"""Tests for assistant.vocabulary: reading a Vosk model's word list from hand-built OpenFst headers."""
+"""Tests for assistant.models.vocabulary: reading a Vosk model's word list from hand-built OpenFst headers."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant import vocabulary
 from assistant.errors import ModelError
-from assistant.vocabulary import load_vocabulary
+from assistant.models import vocabulary
+from assistant.models.vocabulary import load_vocabulary
 
 FST_MAGIC = 2125659606
 TABLE_MAGIC = 2125658996

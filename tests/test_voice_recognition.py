@@ -1,7 +1,7 @@
 """Every grammar phrase, spoken by synthetic voices, through the real listening path and the real Vosk model.
 
 Path: bench.corpus speech -> 0.3 s lead / 0.6 s tail of silence -> 40 ms chunks (then digital silence) ->
-`assistant.listen.listen_once` with `recognizer.session(listener, 16000)` and `EndpointConfig()` -> intent.
+`assistant.speech.listen.listen_once` with `recognizer.session(listener, 16000)` and `EndpointConfig()` -> intent.
 
 Coverage: the full grid, 1,248 recognitions (measured: ~85 s on 2 cores with bench/work/cache warm, ~100 s cold):
 
@@ -14,7 +14,7 @@ Coverage: the full grid, 1,248 recognitions (measured: ~85 s on 2 cores with ben
 
 Each test gathers every failure of its (grammar, listener, noise, voice) cell and prints one table. Clean, every
 phrase must be understood. In noise, a wrong intent fails the test (safety), while a phrase not understood
-(asked again) is allowed for at most `NOISY_MISSES` of the cell: noise suppression (assistant/frontend.py)
+(asked again) is allowed for at most `NOISY_MISSES` of the cell: noise suppression (assistant/speech/frontend.py)
 trades a few such misses in pink noise for many more answers understood in babble, and how many are
 understood is a benchmark figure (bench/results/phrasings.md, BENCHMARKS.md), not a pass/fail one.
 Also: a few answers with no silence before them (the user talks over the tone, or a WAV is trimmed tight).
@@ -42,8 +42,8 @@ from voice_support import (
     speech_clip,
 )
 
-from assistant.grammar import Grammars, Listener
-from assistant.recognizer import VoskRecognizer
+from assistant.core.grammar import Grammars, Listener
+from assistant.speech.recognizer import VoskRecognizer
 from bench.corpus import (
     SAMPLE_RATE,
     TEST_VOICES,

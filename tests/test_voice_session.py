@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from voice_support import require_voice_stack, run_cli, wav_summary, write_turn
 
+from assistant.core.validate import Bundle
 from assistant.errors import AssistantError
-from assistant.speaker import DEFAULT_RATE, Pyttsx3Synthesizer
-from assistant.validate import Bundle
+from assistant.speech.speaker import DEFAULT_RATE, Pyttsx3Synthesizer
 from bench.corpus import TEST_VOICES
 
 pytestmark = pytest.mark.voice

@@ -1,4 +1,4 @@
-"""The wake-phrase adapter (`assistant.wakeword`): phrase names, the real bundled model on synthetic speech,
+"""The wake-phrase adapter (`assistant.speech.wakeword`): phrase names, the real bundled model on synthetic speech,
 reset between sessions, and clear errors when the model cannot be had."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.audio import CHUNK_SECONDS, SAMPLE_RATE
-from assistant.earcon import wake_earcon
 from assistant.errors import ModelError
-from assistant.wakeword import DEFAULT_WAKE_PHRASE, WAKE_PHRASES, MicroWakeDetector, WakeWordError, wake_phrase
+from assistant.speech.audio import CHUNK_SECONDS, SAMPLE_RATE
+from assistant.speech.earcon import wake_earcon
+from assistant.speech.wakeword import DEFAULT_WAKE_PHRASE, WAKE_PHRASES, MicroWakeDetector, WakeWordError, wake_phrase
 
 CHUNK = int(SAMPLE_RATE * CHUNK_SECONDS)
 
@@ -92,8 +92,8 @@ class _Memory:
 
 def _product_wake(bundle: object, detector: MicroWakeDetector, recognizer: object, samples: np.ndarray) -> object:
     """The resident loop's waiting step (model, then the speech check) over `samples`: the Wake, or None."""
-    from assistant.resident import Resident, ResidentConfig
-    from assistant.wakeword import SpeechCheck
+    from assistant.app.resident import Resident, ResidentConfig
+    from assistant.speech.wakeword import SpeechCheck
 
     source = _Memory(samples)
     resident = Resident(bundle=bundle, open_source=lambda: None, detector=detector,  # type: ignore[arg-type]

@@ -2,7 +2,7 @@
 
 * `require_voice_stack()`: the model and speech programs, or skip (FAIL when TINGLE_REQUIRE_MODEL=1, as CI sets).
 * `speech_clip()` / `recognize()`: speak a phrase, optionally in babble, and run it through the real
-  listening path (`assistant.listen.listen_once` with `EndpointConfig()`).
+  listening path (`assistant.speech.listen.listen_once` with `EndpointConfig()`).
 * `run_cli()`: `python -m assistant ...` as a subprocess, isolated from the user's state and environment.
 * `format_table()`: the failure tables the recognition tests print.
 """
@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.endpoint import EndpointConfig
-from assistant.frontend import FrontEnd
-from assistant.grammar import Listener
-from assistant.listen import listen_once
-from assistant.recognizer import VoskRecognizer
+from assistant.core.grammar import Listener
+from assistant.speech.endpoint import EndpointConfig
+from assistant.speech.frontend import FrontEnd
+from assistant.speech.listen import listen_once
+from assistant.speech.recognizer import VoskRecognizer
 from bench.corpus import SAMPLE_RATE, Voice, babble_noise, mix_at_snr, pad, pink_noise, synthesize, write_wav
 from bench.systems import MemorySource
 
@@ -46,7 +46,7 @@ BABBLE_SEED = 2026
 def require_voice_stack() -> Path:
     """The provisioned model folder; when it or a speech program is missing, skip, or fail under CI."""
     from assistant.errors import ModelError
-    from assistant.modelstore import resolve_model
+    from assistant.models.modelstore import resolve_model
 
     problems: list[str] = []
     model: Path | None = None

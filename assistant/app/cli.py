@@ -1,0 +1,224 @@
+"""Command line: `tingle` (voice), `tingle --text`, `tingle check`, `tingle devices`, `tingle recognize`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.app.session import Channel, SessionInterrupted, run_session, signals_interrupt_session
+from assistant.app.transcript import Transcript, TranscriptError, default_path
+from assistant.core.dialogue import Dialogue, Reply, Turn
+from assistant.core.validate import Bundle, load_bundle
+from assistant.errors import AssistantError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger("assistant")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--content", type=Path, default=PROJECT_ROOT / "content", help="content folder")
+    parser.add_argument("--grammars", type=Path, default=PROJECT_ROOT / "grammars", help="grammars folder")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="Vosk model folder (default: $TINGLE_MODEL, else the provisioned small English model)")
+    parser.add_argument("--no-noise-suppression", action="store_true",
+                        help="let the recognizer hear the raw microphone audio, even in a noisy room")
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tingle",
+        description="Talk through tingling or numbness in your back. Not a diagnosis; in an emergency, "
+                    "call emergency services. Other commands: tingle check | devices | recognize | listen | "
+                    "install-service | uninstall-service.",
+    )
+    _common(parser)
+    parser.add_argument("--text", action="store_true", help="type answers instead of speaking (one per line)")
+    parser.add_argument("--transcript", type=Path, default=None,
+                        help="where to write the JSONL transcript (default: ~/.local/state/tingle/transcripts/)")
+    parser.add_argument("--device", default=None, help="microphone: number or name from `tingle devices`")
+    parser.add_argument("--audio-in", nargs="+", type=Path, default=None, metavar="WAV",
+                        help="use these WAV files as the user's turns, in order, instead of the microphone")
+    parser.add_argument("--fast", action="store_true", help="with --audio-in: feed audio as fast as possible")
+    parser.add_argument("--audio-out", type=Path, default=None, metavar="WAV",
+                        help="write what the assistant says to this WAV file instead of the speakers")
+    parser.add_argument("--voice", default=None, help="speech voice (espeak-ng voice name, e.g. en-us)")
+    parser.add_argument("--rate", type=int, default=None, help="speaking rate in words per minute")
+    parser.add_argument("--volume", type=float, default=None, help="speaking volume, 0.0 to 1.0")
+    parser.add_argument("--no-tone", action="store_true", help="no listening tone before each answer")
+    parser.add_argument("--region", default=None,
+                        help="country code for the emergency number (GB: 999, US: 911, ...); default: "
+                             "$TINGLE_REGION, else the locale ($LANG)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `tingle` console script. Returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s", stream=sys.stderr)
+    try:
+        if args and args[0] == "check":
+            return _check(args[1:])
+        if args and args[0] == "devices":
+            return _devices(args[1:])
+        if args and args[0] == "recognize":
+            return _recognize(args[1:])
+        if args and args[0] == "listen":
+            from assistant.app.resident import listen_main
+
+            return listen_main(args[1:])
+        if args and args[0] == "install-service":
+            from assistant.app.service import install_main
+
+            return install_main(args[1:])
+        if args and args[0] == "uninstall-service":
+            from assistant.app.service import uninstall_main
+
+            return uninstall_main(args[1:])
+        return _run(_run_parser().parse_args(args))
+    except AssistantError as exc:
+        print(f"tingle: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tingle: stopped.", file=sys.stderr)
+        return 130
+    except SessionInterrupted as exc:
+        print(f"tingle: {exc}.", file=sys.stderr)
+        return 128 + exc.signum
+
+
+def _bundle(args: argparse.Namespace) -> Bundle:
+    return load_bundle(args.content, args.grammars)
+
+
+def region_from_environment(environ: dict[str, str] | None = None) -> str | None:
+    """$TINGLE_REGION, else the country of the locale ($LC_ALL, $LC_MESSAGES, $LANG: en_GB.UTF-8 -> GB)."""
+    env = os.environ if environ is None else environ
+    if env.get("TINGLE_REGION"):
+        return env["TINGLE_REGION"].strip().upper()
+    for key in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(key, "")
+        if value:
+            territory = value.split(".")[0].split("@")[0].partition("_")[2]
+            return territory.upper() or None
+    return None
+
+
+class _NoTranscript:
+    """Stands in when the transcript cannot be opened: the conversation still happens (advice first)."""
+
+    def event(self, kind: str, **fields: Any) -> None:
+        """Nothing is kept."""
+
+    def turn(self, turn: Turn | None, reply: Reply, at_node: str, **extra: Any) -> None:
+        """Nothing is kept."""
+
+
+def _run(args: argparse.Namespace) -> int:
+    bundle = _bundle(args)
+    transcript_path = args.transcript or default_path()
+    region = (args.region or region_from_environment() or "").upper() or None
+    if region and region not in bundle.content.regions:
+        log.warning("region %s is not in content/regions.yaml; using the default emergency numbers", region)
+    channel: Channel
+    closer = None
+    with signals_interrupt_session():
+        if args.text:
+            from assistant.app.textio import TextChannel
+
+            channel = TextChannel()
+        else:
+            from assistant.app.voice import announce, open_voice_channel
+
+            try:
+                channel, closer = open_voice_channel(args, bundle)
+            except AssistantError as exc:
+                announce(str(exc), args.audio_out)  # spoken too, where a speaker works; main() prints it
+                raise
+        try:
+            return _converse(args, bundle, channel, transcript_path, region)
+        finally:
+            if closer is not None:
+                closer()
+
+
+def _converse(args: argparse.Namespace, bundle: Bundle, channel: Channel, transcript_path: Path,
+              region: str | None) -> int:
+    dialogue = Dialogue(bundle.content, bundle.grammars, region=region)
+    transcript = Transcript(transcript_path, bundle.content.version, exclusive=args.transcript is None)
+    try:
+        transcript.open()
+    except TranscriptError as exc:
+        channel.notice(f"{exc} The conversation goes on, but it is not being saved.")
+        outcome = run_session(dialogue, channel, _NoTranscript())
+        print("(No transcript was saved.)", file=sys.stderr)
+        return 1
+    try:
+        transcript.event("session", mode="text" if args.text else "voice", argv=sys.argv[1:],
+                         region=dialogue.region.code)
+    except TranscriptError as exc:
+        channel.notice(f"{exc} The conversation goes on, but it is not being saved.")
+    try:
+        outcome = run_session(dialogue, channel, transcript)
+    finally:
+        try:
+            transcript.close()
+        except TranscriptError as exc:
+            print(f"tingle: {exc}", file=sys.stderr)
+    failed = not outcome.transcript_ok or bool(getattr(transcript, "failed", False))
+    output_error = getattr(channel, "output_error", None)
+    if failed:
+        print(f"(The transcript at {transcript_path} is incomplete: it could not be fully written.)",
+              file=sys.stderr)
+    else:
+        print(f"(Transcript saved to {transcript_path})", file=sys.stderr)
+    if output_error:
+        print(f"tingle: the output could not be written ({output_error}).", file=sys.stderr)
+    return 1 if failed or output_error else 0
+
+
+def _check(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="tingle check",
+                                     description="Validate content, grammars and the model's vocabulary.")
+    _common(parser)
+    parser.add_argument("--no-model", action="store_true", help="skip the speech-model checks")
+    args = parser.parse_args(argv)
+    bundle = _bundle(args)
+    content = bundle.content
+    print(f"content {content.version}: {len(content.questions)} questions, {len(content.rules)} rules, "
+          f"{len(content.levels)} levels, {len(bundle.grammars.tables)} grammars: OK")
+    if args.no_model:
+        return 0
+    from assistant.models.modelstore import check_model, check_vocabulary
+
+    model_dir = check_model(args.model)  # every file's checksum
+    check_vocabulary(bundle.grammars, model_dir)
+    print(f"model {model_dir}: every grammar word is in its vocabulary: OK")
+    return 0
+
+
+def _devices(argv: list[str]) -> int:
+    argparse.ArgumentParser(prog="tingle devices", description="List microphones and speakers.").parse_args(argv)
+    from assistant.speech.microphone import describe_devices
+
+    print(describe_devices())
+    return 0
+
+
+def _recognize(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="tingle recognize",
+                                     description="Recognize WAV files; print one JSON line per file.")
+    _common(parser)
+    parser.add_argument("--grammar", default="answers", help="grammar name from grammars/, or a YAML file")
+    parser.add_argument("wavs", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    from assistant.app.voice import recognize_files
+
+    bundle = _bundle(args)
+    for line in recognize_files(args, bundle):
+        print(line, flush=True)
+    return 0

@@ -431,8 +431,8 @@ def test_the_wake_phrase_said_over_the_assistants_voice_stops_it(recognizer: obj
 
 
 def test_part_of_an_emergency_phrase_heard_over_playback_is_the_emergency(tmp_path: Path) -> None:
-    from assistant.speech.bargein import BargeInDetector, load_barge_in
     from assistant.errors import ContentError
+    from assistant.speech.bargein import BargeInDetector, load_barge_in
 
     listener, spots = load_barge_in(ROOT / "grammars")
     assert {"ambulance", "call an"} <= set(spots)

@@ -21,9 +21,9 @@ from fault_support import time_limit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.app.privatefile import open_private, state_dir
 from assistant.app.transcript import MAX_FIELD_CHARS, Transcript, default_path
 from assistant.errors import AudioDeviceError, TranscriptError
+from assistant.privatefile import open_private, state_dir
 from assistant.speech.audio import Pcm
 from assistant.speech.speaker import WavFileOutput
 

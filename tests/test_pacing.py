@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant.app.session import Heard, run_session
+from assistant.app.session import run_session
+from assistant.core.channel import Heard
 from assistant.core.dialogue import Dialogue, Kind, Utterance
 from assistant.core.grammar import Listener
 from assistant.core.pacing import HOLD_INTENT, RESUME_INTENT, PacedChannel, resume_listener, with_hold

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 from assistant.app.resident import RESIDENT_SIGNALS, Resident, ResidentConfig, SpeakerAnnouncer, State
-from assistant.app.session import Heard, SessionInterrupted, signals_interrupt_session
+from assistant.app.session import SessionInterrupted, signals_interrupt_session
+from assistant.core.channel import Heard
 from assistant.core.dialogue import Utterance
 from assistant.core.grammar import Listener
 from assistant.core.validate import Bundle

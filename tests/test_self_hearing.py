@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 from voice_support import ROOT
 
-from assistant.app.session import Heard
 from assistant.app.voice import GUARD_SECONDS, VoiceChannel
+from assistant.core.channel import Heard
 from assistant.core.dialogue import Kind, Utterance
 from assistant.core.grammar import Grammars
 from assistant.core.validate import Bundle

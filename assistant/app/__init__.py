@@ -1,3 +1,3 @@
 """The application: the command line, the text and voice channels, the session loop, the resident listener,
-the user service, transcripts and private files. It wires the core to the speech adapters and the model store.
+the user service and transcripts. It wires the core to the speech adapters and the model store.
 """

@@ -11,8 +11,8 @@ from types import FrameType
 from typing import Any, Protocol
 
 from assistant.app.transcript import TranscriptError
-from assistant.core.dialogue import Dialogue, Reply, Turn, Utterance
-from assistant.core.grammar import Listener
+from assistant.core.channel import Channel
+from assistant.core.dialogue import Dialogue, Reply, Turn
 from assistant.errors import AssistantError
 
 log = logging.getLogger(__name__)
@@ -41,40 +41,6 @@ def signals_interrupt_session(names: Sequence[str] = ("SIGTERM", "SIGHUP", "SIGQ
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-
-
-@dataclass(frozen=True)
-class Heard:
-    """What a channel heard (or read) for one turn."""
-
-    text: str
-    """Raw text ("" when nothing was heard)."""
-    intent: str | None
-    """Intent from the prompt's phrase table, or None."""
-    confidence: float = 1.0
-    """0..1."""
-    uncertain: bool = False
-    """The recognizer doubts the result."""
-    silence: bool = False
-    """No speech before the timeout."""
-    details: dict[str, Any] | None = None
-    """Channel-specific facts for the transcript (timings, alternatives)."""
-
-
-class Channel(Protocol):
-    """A way to talk with the user: say things, and hear one answer at a time."""
-
-    def say(self, utterance: Utterance) -> None:
-        """Deliver one utterance (speak or print). Must not raise for a speech failure: fall back to text."""
-
-    def listen(self, listener: Listener) -> Heard | None:
-        """Wait for one answer. None means the input has ended (end of file, no more audio files)."""
-
-    def change_rate(self, step: int) -> None:
-        """Speak slower (-1) or faster (+1) from now on."""
-
-    def notice(self, message: str) -> None:
-        """Tell the user about a problem (printed, and spoken when possible)."""
 
 
 class Recorder(Protocol):

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
-from assistant.app.session import Heard
+from assistant.core.channel import Heard
 from assistant.core.dialogue import Utterance
 from assistant.core.grammar import Listener
 

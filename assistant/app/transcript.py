@@ -1,6 +1,6 @@
 """The transcript: a JSONL audit log, one event per line, written as it happens (a crash loses nothing).
 
-It is health data, written through `assistant.app.privatefile`: mode 0600 (folders 0700), never through a
+It is health data, written through `assistant.privatefile`: mode 0600 (folders 0700), never through a
 symlink, never to a pipe or device. Guarantees:
 
 * one file per session: `default_path()` is unique (microseconds, process id and a random part), and every
@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.app.privatefile import open_private, state_dir
 from assistant.core.dialogue import Reply, Turn
 from assistant.errors import PrivateFileError, TranscriptError
+from assistant.privatefile import open_private, state_dir
 
 __all__ = ["MAX_FIELD_CHARS", "MAX_FILE_BYTES", "Transcript", "TranscriptError", "default_path"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from assistant.app.session import Heard
+from assistant.core.channel import Heard
 from assistant.core.dialogue import Kind, Utterance
 from assistant.core.grammar import ANSWERS, Grammars, Listener
 from assistant.core.validate import Bundle

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from assistant.app.session import Heard
+from assistant.core.channel import Heard
 from assistant.core.dialogue import Kind, Utterance
 from assistant.core.grammar import EMERGENCY_INTENT, Listener
 

@@ -23,8 +23,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from assistant.app.privatefile import open_private
 from assistant.errors import AssistantError, AudioDeviceError, PrivateFileError
+from assistant.privatefile import open_private
 from assistant.speech.audio import Pcm, read_wav, resample, tone
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ def _output_latency(sd: Any) -> float:
 @dataclass
 class WavFileOutput:
     """Appends everything said to one WAV file (`--audio-out`), at `rate` Hz. The file is private, like the
-    transcript (`assistant.app.privatefile`: mode 0600, never through a symlink, never a pipe or device)."""
+    transcript (`assistant.privatefile`: mode 0600, never through a symlink, never a pipe or device)."""
 
     path: Path
     rate: int = 22050

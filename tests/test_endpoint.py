@@ -83,6 +83,50 @@ def test_stable_complete_phrase_ends_even_in_loud_noise() -> None:
     assert decision is Decision.STABLE and 0.9 <= at <= 0.9 + 2 * CHUNK + 0.011  # words seen at a chunk end
 
 
+def loud_room(seconds: float) -> bytes:
+    """A room that never goes quiet for long: bursts of sound with short gaps (the floor stays low, trailing
+    silence never reaches `end_silence`)."""
+    return (tone(0.24) + noise(0.06)) * round(seconds / 0.3)
+
+
+def feed_words(ep: Endpointer, pcm: bytes, words: list[tuple[float, str, bool]]) -> tuple[Decision, float]:
+    """Feed `pcm` in 40 ms chunks; `words` are (from time, partial text, holds an answer), the text never a
+    whole phrase (an answer inside other words)."""
+    size = int(RATE * CHUNK) * 2
+    for i in range(0, len(pcm), size):
+        shown = [(text, holds) for at, text, holds in words if ep.elapsed >= at]
+        text, holds = shown[-1] if shown else ("", False)
+        decision = ep.feed(pcm[i:i + size], text, False, holds)
+        if decision is not Decision.CONTINUE:
+            return decision, ep.elapsed
+    return Decision.CONTINUE, ep.elapsed
+
+
+def test_an_answer_inside_settled_words_ends_the_turn_in_a_loud_room() -> None:
+    ep = Endpointer()
+    decision, at = feed_words(ep, noise(0.2) + loud_room(5.0), [(0.6, "no i didn't", True)])
+    assert decision is Decision.SETTLED and 0.6 + 0.7 <= at <= 0.6 + 0.7 + 2 * CHUNK + 0.011
+
+
+def test_settled_words_without_an_answer_keep_the_turn_open() -> None:
+    ep = Endpointer(config=EndpointConfig(max_utterance=3.0))
+    decision, _ = feed_words(ep, noise(0.2) + loud_room(5.0), [(0.6, "what", False)])
+    assert decision is Decision.MAX_LENGTH
+
+
+def test_other_voices_words_after_an_answer_stop_at_the_answer_tail() -> None:
+    words = [(0.6, "no", True), *((0.9 + 0.3 * k, "no " + "that " * (k + 1), k % 2 == 0) for k in range(15))]
+    ep = Endpointer()
+    decision, at = feed_words(ep, noise(0.2) + loud_room(6.0), words)
+    assert decision is Decision.ANSWER_TAIL and 0.6 + 2.0 <= at <= 0.6 + 2.0 + 2 * CHUNK + 0.011
+
+
+def test_words_before_any_speech_start_no_answer_tail() -> None:
+    ep = Endpointer(config=EndpointConfig(no_speech_timeout=2.0))
+    decision, _ = feed_words(ep, bytes(RATE * 2 * 3), [(0.0, "yes it", True)])
+    assert decision is Decision.TIMEOUT
+
+
 def test_a_phrase_without_speech_energy_is_not_trusted() -> None:
     ep = Endpointer(config=EndpointConfig(no_speech_timeout=2.0))
     decision, _ = run(ep, bytes(RATE * 2 * 3), partial="yes", complete=True)

@@ -42,6 +42,8 @@ class FakeSession:
     sample_rate = SAMPLE_RATE
     partial = ""
     partial_is_complete = False
+    partial_holds_answer = False
+    partial_words = ""
 
     def __init__(self) -> None:
         self.fed = 0

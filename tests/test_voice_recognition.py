@@ -197,3 +197,26 @@ def test_answers_in_a_noisy_room_are_doubted_so_a_red_flag_no_is_confirmed(recog
     heard_noisy = recognize(recognizer, listener, noisy)
     assert heard_noisy.intent in ("no", None)
     assert heard_noisy.intent is None or heard_noisy.uncertain
+
+
+LOUD_ROOM_ANSWERS = (("yes", "yes"), ("not sure", "unsure"), ("yes it does", "yes"), ("no it doesn't", "no"),
+                     ("I don't think so", "no"), ("not really", "no"))
+
+
+@pytest.mark.parametrize("voice", TEST_VOICES, ids=lambda v: v.label)
+def test_answers_in_a_room_that_stays_loud_end_without_waiting_for_the_longest_answer(
+        recognizer: VoskRecognizer, voice) -> None:
+    """Other people keep talking after the answer (babble at 10 dB for 6 s more): the level never falls, so the
+    silence rule cannot end the turn. An answer that is heard must end it by the loud-room rules
+    (assistant/speech/endpoint.py) before `max_utterance`, never as the wrong answer; most must be heard."""
+    listener = GRAMMARS.listener("answers")
+    rows, bad = [], []
+    for text, expected in LOUD_ROOM_ANSWERS:
+        clip = pad(synthesize(text, voice, 1.0), 1.0, 6.0)
+        heard = recognize(recognizer, listener, mix_at_snr(clip, babble_slice(clip.size, f"loud|{text}"), 10.0))
+        rows.append((text, heard.heard, heard.intent, heard.rule))
+        if heard.input_ended or heard.intent not in (expected, None) \
+                or (heard.intent is not None and heard.rule == "max_length"):
+            bad.append(rows[-1])
+    taken = sum(1 for row in rows if row[2] is not None)
+    assert not bad and 2 * taken >= len(rows), "\n" + format_table(["said", "heard", "intent", "rule"], rows)

@@ -86,7 +86,8 @@ def listen_once(source: AudioSource, session: RecognitionSession, config: Endpoi
             if room.background_db >= front_end.config.min_noise_dbfs:
                 pcm = cleaned
         session.feed(pcm)
-        rule = endpointer.feed(pcm, session.partial, session.partial_is_complete)
+        rule = endpointer.feed(pcm, session.partial, session.partial_is_complete, session.partial_holds_answer,
+                               session.partial_words)
         if rule is Decision.CONTINUE:
             continue
         recognition: Recognition | None = session.finish()

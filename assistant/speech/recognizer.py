@@ -213,6 +213,19 @@ class RecognitionSession:
         its many phrases complete too early, "both legs" while "both places" is still being said.)"""
         return bool(self.grammar.partial) and self.grammar.listener.is_complete_phrase(self.grammar.partial)
 
+    @property
+    def partial_words(self) -> str:
+        """Every reading's text so far ("grammar | wide"): while any of it changes, words are still coming."""
+        return " | ".join(r.partial for r in (self.grammar, self.wide) if r is not None)
+
+    @property
+    def partial_holds_answer(self) -> bool:
+        """An answer of the prompt is found in a reading's text so far, whole or inside it ("no i didn't"; the
+        wide reading's "not really" while the grammar reading has "[unk]"): an end-of-speech hint for a loud
+        room. What the answer is gets decided on the final result (`combine`), by its own rules."""
+        return any(bool(r.partial) and r.listener.understand(r.partial).intent is not None
+                   for r in (self.grammar, self.wide) if r is not None)
+
     def finish(self) -> Recognition:
         """Final result of the utterance; leaves the recognizers ready for the next one."""
         grammar = self.grammar.finish()

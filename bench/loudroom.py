@@ -83,6 +83,14 @@ def run(recognizer: VoskRecognizer, listener: Listener, corpus: list[tuple[str, 
     return rows
 
 
+CHANGES = (("nothing", "right"), ("wrong", "right"), ("wrong", "nothing"), ("right", "nothing"), ("nothing", "wrong"),
+           ("right", "wrong"))
+
+
+def _outcome(row: dict) -> str:
+    return "right" if row["got"] == row["intent"] else "nothing" if row["got"] is None else "wrong"
+
+
 def report(rows: list[dict], conditions: list[str], voices: int) -> str:
     phrases = len({r["phrase"] for r in rows})
     lines = ["# Answers in a room that stays loud", "",
@@ -108,6 +116,17 @@ def report(rows: list[dict], conditions: list[str], voices: int) -> str:
             rules = ", ".join(f"{k} {v}" for k, v in Counter(r["rule"] for r in mine).most_common())
             lines.append(f"| {c} | {s} | {right / len(mine):.1%} | {wrong} | {danger} | {len(mine) - right - wrong} "
                          f"| {np.median(waits):.0f} | {np.percentile(waits, 95):.0f} | {rules} |")
+    lines += ["", "## What the loud-room rules changed, clip by clip", "",
+              "Each clip's outcome without the rules -> with them (right, wrong, nothing).", "",
+              "| condition | " + " | ".join(f"{a} -> {b}" for a, b in CHANGES) + " |",
+              "|---|" + "---|" * len(CHANGES)]
+    pairs: dict[tuple[str, str, str], dict[str, dict]] = defaultdict(dict)
+    for r in rows:
+        pairs[(r["phrase"], r["voice"], r["condition"])][r["system"]] = r
+    for c in conditions:
+        moved = Counter((_outcome(p["without_loud_rules"]), _outcome(p["ours"]))
+                        for (_, _, cond), p in pairs.items() if cond == c and len(p) == len(SYSTEMS))
+        lines.append(f"| {c} | " + " | ".join(str(moved[change]) for change in CHANGES) + " |")
     wrong_rows: dict[str, list[str]] = defaultdict(list)
     for r in rows:
         if r["system"] == "ours" and r["got"] is not None and r["got"] != r["intent"]:

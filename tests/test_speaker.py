@@ -56,6 +56,30 @@ def test_prepare_renders_ahead() -> None:
     assert ("a", DEFAULT_RATE) in synth.calls and synth.calls.count(("b", DEFAULT_RATE)) == 1
 
 
+def test_close_waits_for_the_rendering_under_way_and_drops_the_queue() -> None:
+    """The process must not end while the engine still writes a rendering (pyttsx3 then fails in its
+    callback, into a folder being removed, and prints a traceback)."""
+    release, finished = threading.Event(), []
+
+    class Slow(FakeSynth):
+        def synthesize(self, text: str, rate: int) -> Pcm:
+            self.calls.append((text, rate))
+            release.wait(5)
+            finished.append(text)
+            return Pcm(b"\x01\x00" * 160, 16000)
+
+    synth = Slow()
+    speaker = Speaker(synth, FakeOutput())
+    speaker.prepare(["first", "second", "third"])
+    while not synth.calls:  # the first rendering has begun
+        threading.Event().wait(0.01)
+    threading.Timer(0.2, release.set).start()
+    speaker.close()
+    assert finished == ["first"] and synth.calls == [("first", DEFAULT_RATE)]
+    assert speaker.say("after")  # still usable: a new rendering thread
+    assert finished == ["first", "after"]
+
+
 def test_rate_changes_persist_and_are_bounded() -> None:
     synth = FakeSynth()
     speaker = Speaker(synth, FakeOutput())

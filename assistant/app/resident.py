@@ -548,6 +548,7 @@ def listen_main(argv: list[str]) -> int:
         wake_check=None if args.no_check else SpeechCheck.for_phrase(recognizer, detector.phrase))
     output: Output = WavFileOutput(args.audio_out).open() if args.audio_out else SoundDeviceOutput()
     stream = None
+    speaker: Speaker | None = None
     try:
         if args.audio_in:
             from assistant.speech.streamsource import RoomEcho, StreamSource, TimedOutput
@@ -570,6 +571,8 @@ def listen_main(argv: list[str]) -> int:
         with signals_interrupt_session(RESIDENT_SIGNALS):
             return resident.run()
     finally:
+        if speaker is not None:
+            speaker.close()  # no rendering may still be writing when the process ends
         detector.close()
         if over_speech is not None:
             over_speech.close()

@@ -197,6 +197,7 @@ def open_voice_channel(args: argparse.Namespace, bundle: Bundle) -> tuple[VoiceC
                            front_end=front_end_for(args))
 
     def close() -> None:
+        speaker.close()  # no rendering may still be writing when the process ends
         output.close()
         closer = getattr(source, "close", None)
         if closer:

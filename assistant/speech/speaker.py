@@ -253,7 +253,7 @@ class _Worker:
 
     def __init__(self, render: Callable[[str, int], Pcm]) -> None:
         self._render = render
-        self._jobs: queue.PriorityQueue[tuple[int, int, str, int, Future[Pcm]]] = queue.PriorityQueue()
+        self._jobs: queue.PriorityQueue[tuple[int, int, str, int, Future[Pcm] | None]] = queue.PriorityQueue()
         self._order = itertools.count()
         self._thread = threading.Thread(target=self._run, name="tts", daemon=True)
         self._thread.start()
@@ -263,9 +263,23 @@ class _Worker:
         self._jobs.put((0 if urgent else 1, next(self._order), text, rate, future))
         return future
 
+    def close(self, timeout: float) -> None:
+        """Cancel what is queued and wait (up to `timeout` s) for the rendering under way: the process must
+        not exit while the engine still writes a file into a folder that is being removed."""
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            job[4].cancel()
+        self._jobs.put((-1, next(self._order), "", 0, None))  # the stop sign, ahead of anything submitted later
+        self._thread.join(timeout)
+
     def _run(self) -> None:
         while True:
             _, _, text, rate, future = self._jobs.get()
+            if future is None:
+                return
             if not future.set_running_or_notify_cancel():
                 continue
             try:
@@ -299,6 +313,14 @@ class Speaker:
             future = self._worker.submit(text, rate, urgent)
             self._cache[key] = future
         return future
+
+    def close(self) -> None:
+        """Stop rendering in the background (queued renderings are dropped); the speaker can still be used,
+        a new rendering thread starts if it is."""
+        if self._worker is not None:
+            self._worker.close(self.timeout)
+            self._worker = None
+            self._cache = {key: f for key, f in self._cache.items() if f.done() and not f.cancelled()}
 
     def prepare(self, texts: Iterable[str]) -> None:
         """Render these in the background, so saying them later starts at once."""

@@ -30,12 +30,10 @@ import numpy as np
 from assistant.core.grammar import Grammars, Listener
 from assistant.models.modelstore import resolve_model
 from assistant.speech.endpoint import EndpointConfig
-from assistant.speech.frontend import FrontEnd
-from assistant.speech.listen import listen_once
 from assistant.speech.recognizer import VoskRecognizer
+from bench import phrasings
 from bench.corpus import VOICES, mix_at_snr, pad, speech_end_seconds, synthesize
 from bench.phrasings import NOISES, dangerous, load_corpus, noise_of
-from bench.systems import MemorySource
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "bench" / "results" / "loudroom.md"
@@ -54,15 +52,10 @@ SYSTEMS: dict[str, EndpointConfig] = {
 
 def hear(recognizer: VoskRecognizer, listener: Listener, samples: np.ndarray, config: EndpointConfig,
          speech_end: float) -> dict:
-    """One clip through the product's listening path; the decision time is audio time after `speech_end`."""
-    source = MemorySource(np.asarray(samples, dtype="<i2").tobytes())
-    source.begin(0.0)
-    capture = listen_once(source, recognizer.session(listener, source.rate), config, clock=time.monotonic,
-                          front_end=FrontEnd())
-    result = capture.recognition
-    return {"got": result.intent if result else None, "text": result.text if result else "",
-            "rule": "input_ended" if capture.input_ended else capture.rule.value,
-            "wait_s": round(capture.audio_seconds - speech_end, 3)}
+    """One clip through the product's listening path; the wait is audio time after `speech_end`."""
+    got, text, _, details = phrasings.hear(recognizer, listener, samples, config=config)
+    rule = "input_ended" if details["input_ended"] else details["rule"]
+    return {"got": got, "text": text, "rule": rule, "wait_s": round(details["audio_s"] - speech_end, 3)}
 
 
 def run(recognizer: VoskRecognizer, listener: Listener, corpus: list[tuple[str, str]], voices: list,

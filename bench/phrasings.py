@@ -104,16 +104,19 @@ Heard = tuple[str | None, str, float, dict]
 """(intent, text, decision seconds after the end of the audio, details of each reading)."""
 
 
-def hear(recognizer: VoskRecognizer, listener: Listener, samples: np.ndarray, front_end: bool = True) -> Heard:
-    """One clip through the product's listening path."""
+def hear(recognizer: VoskRecognizer, listener: Listener, samples: np.ndarray, front_end: bool = True,
+         config: EndpointConfig | None = None) -> Heard:
+    """One clip through the product's listening path (`config`: its end-of-speech rules, default the
+    product's)."""
     source = MemorySource(np.asarray(samples, dtype="<i2").tobytes())
     source.begin(0.0)
     session = recognizer.session(listener, source.rate)
-    capture = listen_once(source, session, EndpointConfig(), clock=time.monotonic,
+    capture = listen_once(source, session, config or EndpointConfig(), clock=time.monotonic,
                           front_end=FrontEnd() if front_end else None)
     result = capture.recognition
     latency = max(0.0, capture.decided_at - source.last_read_at)
-    details = {"rule": capture.rule.value, "reading": result.reading if result else "",
+    details = {"rule": capture.rule.value, "input_ended": capture.input_ended, "audio_s": capture.audio_seconds,
+               "reading": result.reading if result else "",
                "readings": [{"text": r.text, "intent": r.intent, "reading": r.reading, "words": r.words}
                             for r in session.readings]}
     return (result.intent, result.text, latency, details) if result else (None, "", latency, details)

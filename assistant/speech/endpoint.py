@@ -200,7 +200,7 @@ class Endpointer:
             floor = min(floor, cfg.initial_floor_dbfs)
         return floor
 
-    def _decide(self, is_complete: bool, holds_answer: bool = False) -> Decision:
+    def _decide(self, is_complete: bool, holds_answer: bool) -> Decision:
         cfg = self.config
         if self.speech_started_at is None or self.last_speech_at is None:
             # Without speech energy a recognized phrase is not trusted (Vosk can "hear" words in noise).

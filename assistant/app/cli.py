@@ -20,7 +20,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("assistant")
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Where the content, grammars and model are, and noise suppression: `tingle` and `tingle listen`."""
     parser.add_argument("--content", type=Path, default=PROJECT_ROOT / "content", help="content folder")
     parser.add_argument("--grammars", type=Path, default=PROJECT_ROOT / "grammars", help="grammars folder")
     parser.add_argument("--model", type=Path, default=None,
@@ -29,21 +30,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="let the recognizer hear the raw microphone audio, even in a noisy room")
 
 
-def _run_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="tingle",
-        description="Talk through tingling or numbness in your back. Not a diagnosis; in an emergency, "
-                    "call emergency services. Other commands: tingle check | devices | recognize | listen | "
-                    "install-service | uninstall-service.",
-    )
-    _common(parser)
-    parser.add_argument("--text", action="store_true", help="type answers instead of speaking (one per line)")
-    parser.add_argument("--transcript", type=Path, default=None,
-                        help="where to write the JSONL transcript (default: ~/.local/state/tingle/transcripts/)")
-    parser.add_argument("--device", default=None, help="microphone: number or name from `tingle devices`")
-    parser.add_argument("--audio-in", nargs="+", type=Path, default=None, metavar="WAV",
-                        help="use these WAV files as the user's turns, in order, instead of the microphone")
-    parser.add_argument("--fast", action="store_true", help="with --audio-in: feed audio as fast as possible")
+def add_speech_options(parser: argparse.ArgumentParser) -> None:
+    """How the assistant speaks, where its voice goes, and the emergency number: `tingle` and `tingle listen`."""
     parser.add_argument("--audio-out", type=Path, default=None, metavar="WAV",
                         help="write what the assistant says to this WAV file instead of the speakers")
     parser.add_argument("--voice", default=None, help="speech voice (espeak-ng voice name, e.g. en-us)")
@@ -53,6 +41,24 @@ def _run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--region", default=None,
                         help="country code for the emergency number (GB: 999, US: 911, ...); default: "
                              "$TINGLE_REGION, else the locale ($LANG)")
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tingle",
+        description="Talk through tingling or numbness in your back. Not a diagnosis; in an emergency, "
+                    "call emergency services. Other commands: tingle check | devices | recognize | listen | "
+                    "install-service | uninstall-service.",
+    )
+    add_common_options(parser)
+    parser.add_argument("--text", action="store_true", help="type answers instead of speaking (one per line)")
+    parser.add_argument("--transcript", type=Path, default=None,
+                        help="where to write the JSONL transcript (default: ~/.local/state/tingle/transcripts/)")
+    parser.add_argument("--device", default=None, help="microphone: number or name from `tingle devices`")
+    parser.add_argument("--audio-in", nargs="+", type=Path, default=None, metavar="WAV",
+                        help="use these WAV files as the user's turns, in order, instead of the microphone")
+    parser.add_argument("--fast", action="store_true", help="with --audio-in: feed audio as fast as possible")
+    add_speech_options(parser)
     return parser
 
 
@@ -184,7 +190,7 @@ def _converse(args: argparse.Namespace, bundle: Bundle, channel: Channel, transc
 def _check(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="tingle check",
                                      description="Validate content, grammars and the model's vocabulary.")
-    _common(parser)
+    add_common_options(parser)
     parser.add_argument("--no-model", action="store_true", help="skip the speech-model checks")
     args = parser.parse_args(argv)
     bundle = _bundle(args)
@@ -212,7 +218,7 @@ def _devices(argv: list[str]) -> int:
 def _recognize(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="tingle recognize",
                                      description="Recognize WAV files; print one JSON line per file.")
-    _common(parser)
+    add_common_options(parser)
     parser.add_argument("--grammar", default="answers", help="grammar name from grammars/, or a YAML file")
     parser.add_argument("wavs", nargs="+", type=Path)
     args = parser.parse_args(argv)

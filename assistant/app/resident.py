@@ -457,18 +457,13 @@ def stream_locator(stream: Any) -> Callable[[float], dict[str, Any]]:
 
 def listen_parser() -> argparse.ArgumentParser:
     """The options of `tingle listen` (also used by `tingle install-service` to check what it writes)."""
-    from assistant.app.cli import PROJECT_ROOT
+    from assistant.app.cli import add_common_options, add_speech_options
 
     parser = argparse.ArgumentParser(
         prog="tingle listen",
         description="Stay ready: wait for the wake phrase, talk it through, wait again. Not a diagnosis; in "
                     "an emergency, call emergency services.")
-    parser.add_argument("--content", type=Path, default=PROJECT_ROOT / "content", help="content folder")
-    parser.add_argument("--grammars", type=Path, default=PROJECT_ROOT / "grammars", help="grammars folder")
-    parser.add_argument("--model", type=Path, default=None,
-                        help="Vosk model folder (default: $TINGLE_MODEL, else the provisioned small English model)")
-    parser.add_argument("--no-noise-suppression", action="store_true",
-                        help="let the recognizer hear the raw microphone audio, even in a noisy room")
+    add_common_options(parser)
     parser.add_argument("--wake-phrase", default=DEFAULT_WAKE_PHRASE, choices=sorted(WAKE_PHRASES),
                         help=f"what wakes the assistant (default: {DEFAULT_WAKE_PHRASE})")
     parser.add_argument("--wake-cutoff", type=float, default=None, metavar="P",
@@ -489,15 +484,7 @@ def listen_parser() -> argparse.ArgumentParser:
                         help="use these WAV files, end to end, as one continuous microphone stream; "
                              "exit at its end")
     parser.add_argument("--fast", action="store_true", help="with --audio-in: no real-time pacing")
-    parser.add_argument("--audio-out", type=Path, default=None, metavar="WAV",
-                        help="write what the assistant says to this WAV file instead of the speakers")
-    parser.add_argument("--voice", default=None, help="speech voice (espeak-ng voice name, e.g. en-us)")
-    parser.add_argument("--rate", type=int, default=None, help="speaking rate in words per minute")
-    parser.add_argument("--volume", type=float, default=None, help="speaking volume, 0.0 to 1.0")
-    parser.add_argument("--no-tone", action="store_true", help="no listening tone before each answer")
-    parser.add_argument("--region", default=None,
-                        help="country code for the emergency number (GB: 999, US: 911, ...); default: "
-                             "$TINGLE_REGION, else the locale ($LANG)")
+    add_speech_options(parser)
     parser.add_argument("--quiet", action="store_true", help="log only problems (default: also each wake)")
     return parser
 

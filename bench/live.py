@@ -44,8 +44,15 @@ def paced_turns(items: list[Item], clips: list[Clip], model_dir: Path, work: Pat
     bundle = load_bundle(ROOT / "content", ROOT / "grammars")
     folder = work / "paced"
     folder.mkdir(parents=True, exist_ok=True)
+    questions: dict[str, list[str]] = {}
+    for question in bundle.content.questions.values():
+        if not question.ask_if:
+            questions.setdefault(question.grammar, []).append(question.id)
+    # Clips for listeners no question uses (the "next / that's enough" pauses) are left out of paced turns, and
+    # out of the stream too: the source must play exactly the clips of the turns, in their order.
+    paced = [(item, clip) for item, clip in zip(items, clips, strict=True) if item.listener in questions]
     files = []
-    for k, clip in enumerate(clips):
+    for k, (_item, clip) in enumerate(paced):
         path = folder / f"turn-{k:03d}.wav"
         corpus.write_wav(path, clip.samples)
         files.append(path)
@@ -60,14 +67,8 @@ def paced_turns(items: list[Item], clips: list[Clip], model_dir: Path, work: Pat
     prepare_s = time.monotonic() - started
     channel = VoiceChannel(speaker=speaker, source=source, recognizer=recognizer, show=lambda _text: None)
     dialogue = Dialogue(bundle.content, bundle.grammars)
-    questions: dict[str, list[str]] = {}
-    for question in bundle.content.questions.values():
-        if not question.ask_if:
-            questions.setdefault(question.grammar, []).append(question.id)
     turns = []
     with Transcript(folder / "transcript.jsonl", bundle.content.version) as transcript:
-        # Clips for listeners no question uses (the "next / that's enough" pauses) are left out of paced turns.
-        paced = [(item, clip) for item, clip in zip(items, clips, strict=True) if item.listener in questions]
         for k, (item, clip) in enumerate(paced):
             choices = questions[item.listener]
             node = bundle.content.questions[choices[k % len(choices)]]

@@ -109,3 +109,11 @@ def test_targets_are_judged_and_outputs_written(results: tuple[dict, Path]) -> N
     assert data["environment"]["model"]["aar_sha256"]
     assert data["cold_start"]["failed_runs"] == 0
     assert data["paced"]["n"] > 0
+
+
+def test_paced_turns_hear_their_own_clips(results: tuple[dict, Path]) -> None:
+    # The real-time stream must hold exactly the turns' clips in their order: a clip left out of the turns but
+    # kept in the stream shifts every later turn onto the wrong clip (and its latency onto the wrong end).
+    paced = results[0]["paced"]
+    assert paced["n"] > 0
+    assert paced["agree_with_fast_pass"] >= paced["n"] - 1, paced["turns"]

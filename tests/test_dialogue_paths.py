@@ -172,8 +172,23 @@ def test_unsure_on_a_warning_sign_says_it_is_treated_as_yes_after_the_action(bun
     reply = dialogue.handle(answer("unsure"))
     texts = [u.text for u in reply.utterances]
     assert texts[0] == "Call emergency services now, on 999."
-    assert texts[1] == "You weren't sure, so to be safe I'm treating that as a yes."
+    assert texts[1] == bundle.content.templates["unsure_is_yes"]
     assert sum(t.count("Call emergency services") for t in texts) == 1
+
+
+@pytest.mark.parametrize("region", [None, "GB", "US", "IE", "AU"])
+def test_every_emergency_reached_by_not_sure_says_why(bundle: Bundle, region: str | None) -> None:
+    """"Not sure" that leads to emergency advice is always explained, even where the reply runs long
+    (the closing sentence gives way first), in every region's wording of the emergency number."""
+    unsure_is_yes = bundle.content.templates["unsure_is_yes"]
+    for rule in bundle.content.rules:
+        if rule.level not in EMERGENCY_LEVELS:
+            continue
+        result = walk(bundle, truthful(unsure={c.question for c in rule.when}), region=region)
+        check_walk(bundle, result)
+        texts = [u.text for u in result.last.utterances]
+        assert result.last.utterances[0].kind is Kind.EMERGENCY, (rule.id, texts)
+        assert texts[1] == unsure_is_yes, (rule.id, texts)
 
 
 def test_stop_advises_and_gives_the_safety_net(bundle: Bundle) -> None:

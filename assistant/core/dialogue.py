@@ -310,17 +310,17 @@ class Dialogue:
 
     def _emergency(self, state: State, level: str, because: str, *, unsure: bool, decision: str,
                    command: bool = False) -> Reply:
-        """Action first (the level's first sentence), then the reason once, then how; then the end."""
+        """Action first (the level's first sentence), then why (an unsure answer counted as yes, the reason),
+        then how; then the end. Over the word limit, the closing sentence goes first: the user must hear why
+        "not sure" led to emergency advice, so that explanation goes only if the reply still runs over."""
         say = [self.fill(s) for s in self.content.levels[level].say]
         templates = self.content.templates
         reason = [templates["emergency_command"]] if command else [because] if because else []
-        optional = [templates["unsure_is_yes"]] if unsure else []
-        parts = [say[0], *optional, *reason, *say[1:], templates["emergency_end"]]
-        while words(" ".join(parts)) > MAX_REPLY_WORDS and (optional or templates["emergency_end"] in parts):
-            if optional:
-                parts.remove(optional.pop())
-            else:
-                parts.remove(templates["emergency_end"])
+        unsure_said = [templates["unsure_is_yes"]] if unsure else []
+        parts = [say[0], *unsure_said, *reason, *say[1:], templates["emergency_end"]]
+        for optional in (templates["emergency_end"], *unsure_said):
+            if words(" ".join(parts)) > MAX_REPLY_WORDS:
+                parts.remove(optional)
         node = state.node or "opening"
         said = [Utterance(node, Kind.EMERGENCY, parts[0]), *(Utterance(node, Kind.ADVICE, p) for p in parts[1:])]
         new = replace(state, phase=Phase.ENDED, stage=Stage.ENDED, final_level=level, pending=(), prompt=())

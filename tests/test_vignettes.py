@@ -42,3 +42,14 @@ def test_questions_per_story_stay_short(bundle: Bundle, outcomes: list[object]) 
     scores = score(bundle.content, outcomes)  # type: ignore[arg-type]
     assert scores.max_questions <= len(bundle.content.questions)
     assert scores.median_questions <= 20
+
+
+@pytest.mark.parametrize("story_id", ["fracture-osteo-nofall-03", "fracture-osteo-nofall-04"])
+def test_thin_bones_with_sudden_severe_pain_and_no_fall_is_checked_today(bundle: Bundle, story_id: str) -> None:
+    # CKS fracture red flag: sudden severe pain in osteoporosis needs no injury. Before the sudden_severe
+    # question, "50 or older" already set doctor_soon, so the thin-bones question was skipped and these
+    # stories were told to book a visit within days.
+    story = next(s for s in load_stories() if s.id == story_id)
+    outcome = run_story(bundle, story)
+    assert outcome.level == "doctor_today", outcome.asked
+    assert outcome.asked.index("osteoporosis") < outcome.asked.index("sudden_severe")

@@ -385,3 +385,18 @@ def test_transcript_write_failure_still_gives_the_advice(tmp_path: Path) -> None
     assert "Call emergency services now, on 999." in result.lines, result.stdout
     assert result.returncode == 1
     assert "incomplete" in result.stderr
+
+
+def test_check_into_a_closed_pipe_stops_quietly(tmp_path: Path) -> None:
+    # `tingle check | head -1`: the reader is gone before the report is written.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "assistant", "check"], stdin=subprocess.DEVNULL,
+                              stdout=write_end, stderr=subprocess.PIPE, cwd=ROOT, env=env_for(tmp_path),
+                              timeout=60, check=False)
+    finally:
+        os.close(write_end)
+    err = proc.stderr.decode()
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert proc.returncode == 128 + signal.SIGPIPE

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,6 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SessionInterrupted as exc:
         print(f"tingle: {exc}.", file=sys.stderr)
         return 128 + exc.signum
+    except BrokenPipeError:
+        # The reader went away (`tingle check | head -1`): like other command-line tools, stop quietly.
+        from assistant.app.textio import silence_broken_output
+
+        silence_broken_output(sys.stdout)
+        return 128 + signal.SIGPIPE
 
 
 def _bundle(args: argparse.Namespace) -> Bundle:

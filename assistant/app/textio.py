@@ -93,7 +93,7 @@ class TextChannel:
         except OSError as exc:
             self.output_error = exc.strerror or str(exc)
             log.warning("cannot write the output (%s); closing the session", self.output_error)
-            _silence(self.stdout)
+            silence_broken_output(self.stdout)
 
 
 def _isatty(stream: BinaryIO) -> bool:
@@ -103,7 +103,7 @@ def _isatty(stream: BinaryIO) -> bool:
         return False
 
 
-def _silence(stream: TextIO) -> None:
+def silence_broken_output(stream: TextIO) -> None:
     """Point a broken stdout at /dev/null so the interpreter's final flush cannot fail again."""
     if stream is not sys.stdout:
         return

@@ -34,8 +34,6 @@ PHRASINGS = {
     "unsure": ["not sure", "I'm not sure", "idk", "I don't know", "maybe", "unsure", "no idea", "possibly"],
 }
 SPREAD = {"arm": "my arm", "leg": "leg", "both": "both places", "none": "neither"}
-ANSWERED_AS = {"sudden_headache": "headache"}
-"""Questions the stories' fact list has no id for, answered from the nearest fact ("a very bad headache")."""
 
 
 @dataclass(frozen=True)
@@ -101,8 +99,7 @@ def answer_for(story: Story, question: str, variant: int) -> str:
     """The typed answer a truthful patient gives."""
     if question == "spread":
         return SPREAD[story.spread]
-    fact = ANSWERED_AS.get(question, question)
-    kind = "yes" if fact in story.yes else "unsure" if fact in story.unsure else "no"
+    kind = "yes" if question in story.yes else "unsure" if question in story.unsure else "no"
     options = PHRASINGS[kind]
     return options[variant % len(options)]
 

@@ -53,3 +53,18 @@ def test_thin_bones_with_sudden_severe_pain_and_no_fall_is_checked_today(bundle:
     outcome = run_story(bundle, story)
     assert outcome.level == "doctor_today", outcome.asked
     assert outcome.asked.index("osteoporosis") < outcome.asked.index("sudden_severe")
+
+
+def test_every_fact_in_a_story_is_a_question_the_assistant_asks(bundle: Bundle) -> None:
+    # A fact with no question behind it would be answered "no" without anyone noticing (the suite used to
+    # answer sudden_headache from the headache fact, which hid whether the question itself was reached).
+    asked = set(bundle.content.questions)
+    for story in load_stories():
+        assert set(story.yes | story.unsure) <= asked, (story.id, sorted(set(story.yes | story.unsure) - asked))
+
+
+def test_a_thunderclap_headache_without_fever_reaches_emergency_through_its_own_question(bundle: Bundle) -> None:
+    story = next(s for s in load_stories() if s.id == "sah-headache-01")
+    outcome = run_story(bundle, story)
+    assert outcome.level == "emergency", outcome.asked
+    assert outcome.asked[-1] == "sudden_headache", outcome.asked

@@ -4,6 +4,8 @@ targets of the safe-triage issue. The report: `python -m bench.vignettes` (bench
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from assistant.core.validate import Bundle
@@ -68,3 +70,13 @@ def test_a_thunderclap_headache_without_fever_reaches_emergency_through_its_own_
     outcome = run_story(bundle, story)
     assert outcome.level == "emergency", outcome.asked
     assert outcome.asked[-1] == "sudden_headache", outcome.asked
+
+
+@pytest.mark.parametrize("question", ["walking", "bladder_bowel", "peeing", "sex", "both_legs"])
+def test_emergency_questions_about_long_standing_symptoms_ask_whether_they_are_new(bundle: Bundle,
+                                                                                   question: str) -> None:
+    # NHS Sciatica: emergency care when you cannot control when you pee or poo "and this is not normal
+    # for you". Without it, leaking since childbirth, or a year of numb feet from diabetes, was a yes and
+    # sent to emergency care (held-out stories; diabetic-feet-01 and postnatal-leak-01 here).
+    ask = bundle.content.questions[question].ask.lower()
+    assert re.search(r"\bnew(ly)?\b|not normal for you", ask), ask

@@ -91,3 +91,27 @@ def test_the_room_delays_reverberates_and_sets_the_level() -> None:
     assert 10 * np.log10(np.sum(echo ** 2) / 0.25) == pytest.approx(-6.0, abs=0.01)
     config = EchoConfig()
     assert config.block == 160 and config.partitions == 40
+
+
+
+def test_during_double_talk_a_background_that_learnt_the_users_voice_is_not_copied() -> None:
+    # Measured in bench/bargein.py with real synthetic voices: while the user talked over the assistant, the
+    # background filter began to cancel the user's voice with the playback, its error fell below the
+    # foreground's, and it was copied (14-58 copies per command); the echo after it was cancelled by only
+    # 5-19 dB instead of 35, and "okay nabu" over the playback was distorted enough to be refused.
+    canceller = EchoCanceller()
+    for _ in range(200):  # echo only: the foreground cancels 30 dB of the microphone
+        canceller._choose(fore=1e-3, back=1e-3, mic=1.0)
+    copies = canceller.copies
+    for _ in range(200):  # the user talks: the microphone's energy doubles, both errors hold the user
+        canceller._choose(fore=1.0, back=0.5, mic=2.0)
+    assert canceller.copies == copies
+    for _ in range(200):  # echo only again, and the background now truly cancels better: it is taken
+        canceller._choose(fore=1e-2, back=1e-4, mic=1.0)
+    assert canceller.copies > copies
+
+
+def test_a_fresh_canceller_takes_any_better_background() -> None:
+    canceller = EchoCanceller()
+    canceller._choose(fore=1.0, back=0.5, mic=1.0)  # nothing learnt yet: learning fast matters more
+    assert canceller.copies == 1

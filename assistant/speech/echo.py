@@ -7,8 +7,10 @@ playback, the *far end*) to the microphone, and subtracts its estimate of the ec
 
 Two copies of the filter ("two-path", as speexdsp does): a background filter adapts on every block; the
 foreground filter, whose output is used, takes the background's weights only while they cancel better.
-When the user talks over the assistant (double talk), the background misadapts, cancels worse, and the
-foreground keeps its good weights; a background that diverges is reset from the foreground.
+When the user talks over the assistant (double talk), the background misadapts, and the foreground keeps
+its good weights: once it has converged, it takes the background's only while the background's error is
+well below the microphone (`copy_max_kept_db`), which double talk never allows; a background that diverges
+is reset from the foreground.
 
 Every block also reports its energies (`Block`): the microphone, the output and the echo estimate, from
 which the barge-in gate (`assistant.speech.bargein`) tells the user's voice from what is left of the echo.
@@ -54,6 +56,11 @@ class EchoConfig:
     reset_ratio: float = 8.0
     """The background is reset from the foreground when its error energy exceeds this many times the
     foreground's (it diverged during double talk)."""
+    copy_max_kept_db: float = -10.0
+    """The background's weights are copied only while its error keeps less than this much of the
+    microphone's energy (dB): during double talk the error holds the user's voice (about -3 dB of the
+    microphone at 0 dB echo-to-user), and a background that has started to cancel the user's voice with the
+    playback must not become the foreground. Applies once the foreground has first cancelled that much."""
 
     @property
     def block(self) -> int:
@@ -99,6 +106,8 @@ class EchoCanceller:
     _fore_error: float = field(default=0.0, init=False)
     _back_error: float = field(default=0.0, init=False)
     _mic_energy: float = field(default=0.0, init=False)
+    _converged: bool = field(default=False, init=False)
+    """The foreground has cancelled at least -`copy_max_kept_db` dB of the microphone (kept from then on)."""
     _far_history: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -167,7 +176,13 @@ class EchoCanceller:
         self._fore_error = a * self._fore_error + (1 - a) * fore
         self._back_error = a * self._back_error + (1 - a) * back
         self._mic_energy = a * self._mic_energy + (1 - a) * mic
-        if self._back_error < self.config.copy_ratio * self._fore_error and self._back_error < self._mic_energy:
+        kept = 10 ** (self.config.copy_max_kept_db / 10)
+        self._converged = self._converged or self._fore_error < kept * self._mic_energy
+        # Once the foreground cancels, a copy also needs the background's error well below the microphone:
+        # never while that error holds the user's voice. Before that, any improvement is taken (a fresh
+        # canceller must learn fast on the first sound it plays).
+        limit = kept if self._converged else 1.0
+        if self._back_error < self.config.copy_ratio * self._fore_error and self._back_error < limit * self._mic_energy:
             self._fore = self._back.copy()
             self._fore_error = self._back_error
             self.copies += 1

@@ -17,6 +17,11 @@ Endpointer, Vosk with grammars/bargein/bargein.yaml, the "okay nabu" wake model 
   at the end of a 40 ms chunk, then a 10 ms fade), plus the wall-clock processing of the deciding chunk.
 * **Self-interruptions**: the assistant's content texts, spoken with no user, through rooms of different
   delay and reverberation, for `--hours` of its own speech; any command taken is a self-interruption.
+* **Cold starts**: a fresh detector (the first sound after start-up) in each room, at the usual echo level and
+  6 dB louder, plays the session's opening (greeting and first question, in several regions' wording) and
+  the first 12 s of runs of three content passages, with nobody talking; any command taken is a
+  self-interruption. Until the canceller has learnt the room, nothing is taken (BargeInConfig.learn_s): the
+  report gives how long that took.
 * **ERLE**: echo return loss enhancement of the canceller over the same echo-only audio, per room.
 """
 
@@ -267,6 +272,35 @@ def self_interruptions(dets: dict[int, Any], work: Path, hours: float, passages:
             "cpu_pct_of_one_core": round(100 * cpu / played, 2)}
 
 
+def cold_starts(work: Path, passages: list[str], groups: int, regions: tuple[str, ...]) -> dict[str, Any]:
+    """Fresh detectors, nobody talking: the session's opening per region, and runs of content passages."""
+    from assistant.core.dialogue import Dialogue
+    from assistant.core.validate import load_bundle
+
+    bundle = load_bundle(ROOT / "content", ROOT / "grammars")
+    sounds = [(f"opening {region}", np.concatenate([
+        _passage(u.text) for u in Dialogue(bundle.content, bundle.grammars, region=region).start().utterances]))
+        for region in regions]
+    step = max(1, (len(passages) - 3) // max(1, groups))
+    sounds += [(passages[i][:60], np.concatenate([_passage(t) for t in passages[i:i + 3]])[: RATE * 12])
+               for i in range(0, step * groups, step)]
+    events, learnt, trials = [], [], 0
+    for label, passage in sounds:
+        for gain in (ECHO_GAIN_DB, ECHO_GAIN_DB + 6.0):
+            for room_index in range(len(ROOMS)):
+                det, room = detector(), _room(room_index, gain)
+                silent = command_track(passage, room, np.zeros(1, dtype=np.int16), 0.0, 0.0)
+                result = run_trial(det, Trial(passage, silent, room), work)
+                trials += 1
+                if det.learnt_after is not None:
+                    learnt.append(det.learnt_after)
+                if result["heard"] is not None:
+                    events.append({"sound": label, "gain_db": gain, "room": room_index, **result["heard"]})
+    return {"trials": trials, "self_interruptions": len(events), "events": events,
+            "learnt_s_median": round(float(np.median(learnt)), 2) if learnt else None,
+            "learnt_s_max": round(max(learnt), 2) if learnt else None, "never_learnt": trials - len(learnt)}
+
+
 def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f} ms"
 
@@ -289,6 +323,12 @@ def report(results: dict[str, Any]) -> str:
     own = results["self"]
     lines.append(f"| self-interruptions (<= 1 per hour) | {own['self_interruptions']} in {own['hours']} h "
                  f"({own['per_hour']} per hour; {own['heard_and_refused']} utterances heard and refused) |")
+    cold = results.get("cold")
+    if cold:
+        lines.append(f"| self-interruptions at a cold start (fresh canceller) | {cold['self_interruptions']} in "
+                     f"{cold['trials']} first sounds; nothing taken until the canceller had learnt the room: "
+                     f"median {cold['learnt_s_median']} s, max {cold['learnt_s_max']} s "
+                     f"(never: {cold['never_learnt']}) |")
     lines.append(f"| CPU while speaking (echo canceller + endpointer + Vosk) | {own['cpu_pct_of_one_core']} % "
                  "of one core |")
     lines += ["", "How it was measured:", "",
@@ -306,8 +346,15 @@ def report(results: dict[str, Any]) -> str:
               "one of its `emergency_spots`) and the canceller kept >= -12 dB of the microphone's energy (75th "
               "percentile of the 10 ms blocks of the utterance). The wake phrase: the wake model's fire on the "
               "canceller's output, confirmed by its speech check, with the same -12 dB gate.",
+              "- Cold starts: a fresh detector per trial (the first sound after start-up), in each room at the "
+              "usual echo level and 6 dB louder, with nobody talking: the session's opening in several regions' "
+              "wording, and the first 12 s of runs of three content passages.",
               "", "ERLE of the canceller (median per passage, echo only):", ""]
     lines += [f"- {room}: {value} dB" for room, value in own["erle_db"].items()]
+    if cold and cold["events"]:
+        lines += ["", "Cold-start self-interruptions:", ""]
+        lines += [f"- {e['sound']!r}, echo {e['gain_db']:+g} dB, room {e['room']}: {e['text']!r} at "
+                  f"{e['decided_at']:.2f} s" for e in cold["events"]]
     missed = [r for r in results["commands"]["rows"] if not r["taken"]]
     if missed:
         lines += ["", "Commands not taken:", ""]
@@ -338,9 +385,11 @@ def main(argv: list[str] | None = None) -> int:
         dets = warmed_detectors(work, passages)
         commands = commands_over_speech(dets, work, (0.0, 6.0), voices, passages=passages, rng=rng)
         own = self_interruptions(dets, work, args.hours or (0.05 if args.quick else 1.0), passages)
+        cold = cold_starts(work, passages, 4 if args.quick else 40,
+                           ("GB", "US") if args.quick else ("XX", "GB", "US", "AU", "FR", "NO", "IE", "ZA"))
     results = {"when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": platform.machine(),
                "cpus": os.cpu_count(), "quick": args.quick, "seconds": time.monotonic() - began,
-               "commands": commands, "self": own}
+               "commands": commands, "self": own, "cold": cold}
     (out_dir / "bargein.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     (out_dir / "bargein.md").write_text(report(results), encoding="utf-8")
     print(report(results))

@@ -430,6 +430,89 @@ def test_the_wake_phrase_said_over_the_assistants_voice_stops_it(recognizer: obj
     assert 2.5 < heard["decided_at"] <= 2.5 + said.size / RATE + 0.5
 
 
+@dataclass
+class _Says:
+    """A recognizer whose every session hears `text`."""
+
+    text: str
+
+    def session(self, listener: Listener, rate: int) -> Any:
+        return _Heard(self.text, listener.match(self.text))
+
+
+@dataclass
+class _Heard:
+    text: str
+    intent: str | None
+    partial: str = ""
+    partial_is_complete: bool = False
+
+    def feed(self, pcm: bytes) -> None:
+        """Heard."""
+
+    def finish(self) -> Any:
+        from assistant.core.readings import Recognition
+
+        return Recognition(text=self.text, intent=self.intent, confidence=0.9, uncertain=False)
+
+
+def _first(det: Any, mic: np.ndarray, far: np.ndarray, at: float = 0.0) -> Any:
+    """Feed `mic` (int16 scale) in 40 ms chunks with `far` (float, full scale 1) as the playback; the first
+    command taken, else None."""
+    for i in range(0, mic.size - 639, 640):
+        chunk = mic[i:i + 640].clip(-32768, 32767).astype("<i2").tobytes()
+        heard = det.feed(chunk, far[i:i + 640], at + i / RATE)
+        if heard is not None:
+            return heard
+    return None
+
+
+def test_nothing_is_taken_over_playback_until_the_echo_canceller_has_learnt_the_room() -> None:
+    """A fresh canceller passes the assistant's own voice almost untouched, and the gate cannot tell it from
+    the user's (cold starts took "emergency" from "your local emergency number": bench/bargein.py). Once
+    it has learnt the room the same command is taken; with nothing playing, or after `learn_s` of playback
+    it could not learn from, the gate decides as usual."""
+    from assistant.speech.bargein import LEARNING, BargeInConfig, BargeInDetector
+
+    listener = barge_in_listener(ROOT / "grammars")
+    rng = np.random.default_rng(5)
+    far = rng.normal(0, 0.1, 12 * RATE)
+    delay = int(0.03 * RATE)
+    echo = np.concatenate([np.zeros(delay), 0.5 * far[:-delay]]) * 32768
+    user = np.concatenate([np.zeros(RATE // 2), rng.normal(0, 6000, RATE), np.zeros(RATE)])
+
+    fresh = BargeInDetector(_Says("emergency"), listener)
+    fresh.start()
+    assert _first(fresh, echo[:user.size] + user, far[:user.size]) is None
+    assert any(r.text == "emergency" and r.why == LEARNING for r in fresh.refused)
+
+    learnt = BargeInDetector(_NoRecognition(), listener)  # type: ignore[arg-type]
+    learnt.start()
+    assert _first(learnt, echo[:8 * RATE], far[:8 * RATE]) is None and learnt.learnt_after is not None
+    learnt.recognizer = _Says("emergency")
+    heard = _first(learnt, echo[8 * RATE:8 * RATE + user.size] + user, far[8 * RATE:8 * RATE + user.size], 8.0)
+    assert heard is not None and heard.intent == "emergency"
+
+    quiet = BargeInDetector(_Says("emergency"), listener)
+    quiet.start()
+    heard = _first(quiet, user, np.zeros(user.size))  # nothing playing: nothing to learn
+    assert heard is not None and heard.intent == "emergency"
+
+    def unlearnable(user_at_s: float) -> Any:
+        """A playback whose echo is lost in the room's noise: the canceller cannot cancel that noise."""
+        det = BargeInDetector(_NoRecognition(), listener, BargeInConfig(learn_s=3.0))  # type: ignore[arg-type]
+        det.start()
+        lead = int(user_at_s * RATE)
+        noise = np.random.default_rng(8).normal(0, 300, lead + user.size)
+        assert _first(det, noise[:lead], far[:lead]) is None
+        det.recognizer = _Says("stop")
+        return _first(det, user + noise[lead:], far[lead:lead + user.size], user_at_s)
+
+    assert unlearnable(1.0) is None
+    heard = unlearnable(3.5)
+    assert heard is not None and heard.intent == "stop"
+
+
 def test_part_of_an_emergency_phrase_heard_over_playback_is_the_emergency(tmp_path: Path) -> None:
     from assistant.errors import ContentError
     from assistant.speech.bargein import BargeInDetector, load_barge_in

@@ -25,6 +25,13 @@ canceller's output kept at least `min_kept_db` of the microphone's energy where 
 The assistant's own voice, cancelled, keeps about -ERLE (-15 to -35 dB); a user as loud as the echo keeps
 about -3 dB, 6 dB quieter about -7 dB. Measured in `bench/bargein.py`.
 
+A fresh canceller has not learnt the room yet: for the first second or so of the first sound after start-up
+its own voice passes almost untouched, and the gate cannot tell it from the user's ("emergency" heard while
+it said "your local emergency number"). So an utterance that overlaps playback from before the canceller
+has learnt the room (it cancelled `learn_erle_db` over the last `learn_window_s` of playback, or `learn_s`
+of playback went by without that: a room whose echo is too weak to learn from) is refused. Measured on cold
+starts in `bench/bargein.py`.
+
 `watch()` runs this over one playing sound and stops it on a command.
 """
 
@@ -54,6 +61,9 @@ WAKE_INTENT = "wake"
 """The wake phrase during a conversation: stop talking and listen."""
 KEPT_PERCENTILE = 75
 """Percentile of the blocks' output-to-microphone energy ratios that the gate uses."""
+LEARNING = ("it began while the echo canceller was still learning the room, when the assistant's own voice "
+            "passes almost untouched")
+"""Why an utterance over a fresh canceller is refused."""
 SPOTS_KEY = "emergency_spots"
 """The barge-in grammar's list of emergency words heard anywhere (grammars/bargein/bargein.yaml)."""
 WAKE_GATE_S = 1.2
@@ -81,6 +91,14 @@ class BargeInConfig:
     little late still has its echo after the reference, where the filter can model it."""
     preroll_s: float = 0.3
     """Audio before the start of speech given to the recognizer (s)."""
+    learn_erle_db: float = 10.0
+    """The canceller has learnt the room once it has cancelled this much of the microphone's energy (dB)..."""
+    learn_window_s: float = 0.5
+    """... over this much of the latest playback (s with the far end above `min_far_dbfs`): one good block is
+    not enough (a single dip took "ambulance" from its own voice 3 s after a cold start)."""
+    learn_s: float = 4.0
+    """Playback (s with the far end above `min_far_dbfs`) after which a canceller that has still not learnt
+    counts as having learnt the room: its echo is too weak against the room's noise to learn from."""
 
 
 @dataclass(frozen=True)
@@ -216,6 +234,10 @@ class BargeInDetector:
     _blocks: deque[tuple[float, Block]] = field(default_factory=deque, init=False, repr=False)
     _offset: float = field(default=0.0, init=False)
     """Source-clock time minus endpointer time, for the audio being fed (s)."""
+    _learning: list[tuple[float, float]] = field(default_factory=list, init=False, repr=False)
+    """(microphone, output) energies of each playback block heard while the canceller had not learnt the room."""
+    _learnt_at: float | None = field(default=None, init=False)
+    """Endpointer time from which the canceller has learnt the room (see `BargeInConfig.learn_s`); None: not yet."""
 
     def __post_init__(self) -> None:
         self._canceller = StreamingCanceller(EchoCanceller(replace(self.config.echo, rate=self.rate)))
@@ -224,6 +246,11 @@ class BargeInDetector:
     @property
     def canceller(self) -> EchoCanceller:
         return self._canceller.canceller
+
+    @property
+    def learnt_after(self) -> float | None:
+        """Seconds of audio heard (over all playbacks) before the canceller had learnt the room; None: not yet."""
+        return self._learnt_at
 
     def start(self) -> None:
         """A new playback begins: forget any utterance in progress (the echo path is kept)."""
@@ -243,6 +270,7 @@ class BargeInDetector:
         self._offset = at - self._endpointer.elapsed  # the canceller's output lags by < 1 block: ignored
         for index, block in enumerate(blocks):
             self._blocks.append((self._endpointer.elapsed + (index + 1) * block_s, block))
+        self._learn(blocks, block_s)
         self._trim_blocks()
         self._preroll.append(out)
         while sum(len(p) for p in self._preroll) > 2 * self.config.preroll_s * self.rate + len(out):
@@ -281,6 +309,9 @@ class BargeInDetector:
         if intent is None:
             self._refuse(text, recognition.rejected or "not one of the barge-in phrases", kept, now)
             return None
+        if self._unlearnt(start - self._offset, end - self._offset):
+            self._refuse(text, LEARNING, kept, now)
+            return None
         if kept is not None and kept < self.config.min_kept_db:
             self._refuse(text, f"too little above the cancelled echo ({kept:.1f} dB)", kept, now)
             return None
@@ -302,6 +333,9 @@ class BargeInDetector:
         self.wake.reset()
         spoken = self.wake.phrase.spoken
         end = self._endpointer.elapsed
+        if self._unlearnt(end - WAKE_GATE_S, end):
+            self._refuse(spoken, f"the wake model fired; {LEARNING}", None, now)
+            return None
         kept = self._kept_db(end - WAKE_GATE_S, end)
         if kept is not None and kept < self.config.min_kept_db:
             self._refuse(spoken, f"the wake model fired, too little above the cancelled echo ({kept:.1f} dB)",
@@ -317,6 +351,27 @@ class BargeInDetector:
         self._recent.clear()
         return BargeIn(intent=WAKE_INTENT, text=spoken, decided_at=now, speech_start=now - WAKE_GATE_S,
                        speech_end=now, kept_db=kept, decide_ms=(self.clock() - began) * 1000)
+
+    def _learn(self, blocks: list[Block], block_s: float) -> None:
+        """Note when the canceller has learnt the room (see `BargeInConfig.learn_s`)."""
+        if self._learnt_at is not None:
+            return
+        cfg = self.config
+        floor = 10 ** (cfg.min_far_dbfs / 10)
+        self._learning += [(b.mic, b.out) for b in blocks if b.far > floor]
+        window = self._learning[-max(1, round(cfg.learn_window_s / block_s)):]
+        full = len(window) * block_s >= cfg.learn_window_s - 1e-9
+        mic, out = sum(m for m, _ in window), sum(o for _, o in window)
+        if (full and out * 10 ** (cfg.learn_erle_db / 10) <= mic) or len(self._learning) * block_s >= cfg.learn_s:
+            self._learnt_at = self._endpointer.elapsed + len(blocks) * block_s
+            self._learning.clear()
+
+    def _unlearnt(self, start: float, end: float) -> bool:
+        """Whether the assistant was playing, between these endpointer times, before the canceller had
+        learnt the room."""
+        floor = 10 ** (self.config.min_far_dbfs / 10)
+        learnt = float("inf") if self._learnt_at is None else self._learnt_at
+        return any(start - 0.01 <= t <= end + 0.01 and t < learnt and b.far > floor for t, b in self._blocks)
 
     def _kept_db(self, start: float, end: float) -> float | None:
         """The 75th percentile of output over microphone energy (dB) over the utterance's blocks where

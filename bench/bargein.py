@@ -325,7 +325,8 @@ def report(results: dict[str, Any]) -> str:
                  f"({own['per_hour']} per hour; {own['heard_and_refused']} utterances heard and refused) |")
     cold = results.get("cold")
     if cold:
-        lines.append(f"| self-interruptions at a cold start (fresh canceller) | {cold['self_interruptions']} in "
+        again = f", re-run {cold['when']}" if cold.get("when") else ""
+        lines.append(f"| self-interruptions at a cold start (fresh canceller{again}) | {cold['self_interruptions']} in "
                      f"{cold['trials']} first sounds; nothing taken until the canceller had learnt the room: "
                      f"median {cold['learnt_s_median']} s, max {cold['learnt_s_max']} s "
                      f"(never: {cold['never_learnt']}) |")

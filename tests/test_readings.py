@@ -137,6 +137,29 @@ def test_one_reading_answer_is_taken(wide) -> None:
     assert combine(rec("no [unk]", None), natural, wide) == natural
 
 
+def test_a_wide_reading_answer_is_refused_when_the_grammar_reading_heard_no_speech(wide) -> None:
+    """Noise heard as "it is" by the wide reading alone: the grammar reading, whose phrases or [unk] would
+    have matched any real speech, heard nothing at all."""
+    result = combine(rec("", None), rec("not really", "no", WIDE), wide)
+    assert result.intent is None and "no speech" in result.rejected
+    assert combine(rec("[unk]", None), rec("not really", "no", WIDE), wide).intent == "no"
+    assert combine(rec("", None), rec("i have no idea", "unsure", WIDE), wide).intent == "unsure"  # yes, no only
+
+
+def test_the_grammar_answer_is_refused_when_the_wide_reading_heard_other_talk(wide) -> None:
+    """'maybe' against 'my back': someone's sentence forced onto the nearest short phrase. One differing word
+    is a mishearing ("no" heard as "know") and the answer stands; so does a wide reading holding its word."""
+    result = combine(rec("no", "no"), rec("my back", None, WIDE), wide)
+    assert result.intent is None and "someone else's talk" in result.rejected
+    assert combine(rec("no", "no"), rec("know", None, WIDE), wide).intent == "no"
+    assert combine(rec("no", "no"), rec("[unk] know [unk]", None, WIDE), wide).intent == "no"
+    assert combine(rec("yes", "yes"), rec("yes i", None, WIDE), wide).intent == "yes"
+    assert combine(rec("not sure", "unsure"), rec("not show", None, WIDE), wide).intent == "unsure"
+    emergency = combine(rec("emergency", "emergency"), rec("remember me", None, WIDE), wide)
+    assert emergency.intent == "emergency"  # never explained away
+    assert combine(rec("repeat", "repeat"), rec("feel options", None, WIDE), wide).intent == "repeat"  # a command
+
+
 def test_when_both_readings_agree_the_grammar_reading_is_kept(wide) -> None:
     grammar = rec("no", "no")
     assert combine(grammar, rec("no", "no", WIDE, uncertain=True), wide) == grammar

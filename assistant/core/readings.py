@@ -15,8 +15,13 @@ heard as "know", "help" as "tell"). So the readings are combined (`combine`):
 1. an emergency in the wide reading wins, and in the grammar reading unless the wide reading heard another
    whole answer (the wide grammar holds every emergency phrase too);
 2. two different answers -> nothing accepted: the prompt is asked again;
-3. one reading's answer, the other none -> that answer;
-4. the grammar reading's answer is refused when the wide reading's words hold another intent's phrase;
+3. one reading's answer, the other none -> that answer, except that a wide reading's yes or no is refused
+   when the grammar reading heard no speech at all (noise heard as "it is"; "definitely not" in pink noise
+   heard as "yup");
+4. the grammar reading's answer is refused when the wide reading's words hold another intent's phrase, or,
+   for an answer to a question (not a command), when the wide reading heard `OTHER_TALK` or more words and
+   none of them belongs to that answer ("maybe" against "my back": someone's sentence, forced onto the
+   nearest short phrase);
 5. neither is exactly a phrase -> the answer is looked for *inside* what was heard ("yes it [unk]"): the
    same one intent's phrases must be found in both readings' words, with at most one other word around it,
    and it is marked `uncertain`, so a "no" to a warning sign is read back before it is trusted (`spot`).
@@ -48,6 +53,9 @@ MAX_WORD_SECONDS = 1.5
 """A word stretched over this is noise, not speech (Vosk hears steady noise as "help")."""
 MAX_STRAY = 1
 """Words (an "[unk]" counts) besides the answer's phrase that a spotted answer may have around it."""
+OTHER_TALK = 2
+"""Words, none of them the grammar reading's answer, in which the wide reading hears someone else's talk (one
+differing word is a mishearing: "no" heard as "know")."""
 
 GRAMMAR, WIDE, SPOTTED, SALVAGED = "grammar", "wide", "spotted", "salvaged"
 
@@ -198,8 +206,16 @@ def combine(grammar: Recognition, wide: Recognition | None, listener: Listener |
     if a is not None and a == b:
         return grammar  # the measured reading; the wide one may doubt a short phrase that begins a longer one
     if b is not None:
+        if b in DECISIVE and not grammar.text.strip():
+            return replace(grammar, rejected=f"the wide reading heard {wide.text!r}, the grammar reading no speech")
         return wide
     others = listener.spot(_words(wide.text)) - {a}
+    heard = _words(wide.text)
+    if a in listener.answer_intents and not others and len(heard) >= OTHER_TALK:
+        own = {w for p, i in listener.table.items() if i == a for w in p.split()}
+        if not own & set(heard):
+            return replace(grammar, intent=None, confidence=0.0, uncertain=False, reading="",
+                           rejected=f"the wide reading heard other words ({wide.text!r}): someone else's talk")
     if a is not None and not others:
         return grammar
     if a is not None:

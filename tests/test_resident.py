@@ -446,17 +446,19 @@ def test_tingle_listen_from_a_recording(tmp_path: Path, wake_detector: object) -
 @pytest.mark.voice
 def test_tingle_listen_takes_a_stop_said_over_its_own_voice(tmp_path: Path, wake_detector: object) -> None:
     """`tingle listen --audio-in ... --fast --simulate-echo -6`: the recording's "stop" falls while the greeting
-    plays, with the greeting's echo mixed in; the greeting is cut and the barge-in is in the transcript."""
+    plays, with the greeting's echo mixed in; the greeting is cut and the barge-in is in the transcript. (It
+    falls 9 s into the greeting: in its first ~4 s the fresh echo canceller is still learning the room, and
+    nothing is taken; see assistant/speech/bargein.py.)"""
     from voice_support import run_cli
 
-    stream_wav, ends = _stream_wav(tmp_path / "stream.wav", [(6.0, "okay nabu"), (12.0, "stop")], total_s=40.0)
+    stream_wav, ends = _stream_wav(tmp_path / "stream.wav", [(6.0, "okay nabu"), (16.0, "stop")], total_s=40.0)
     done = run_cli(["listen", "--audio-in", stream_wav, "--fast", "--simulate-echo", "-6", "--transcript-dir",
                     tmp_path / "t", "--audio-out", tmp_path / "said.wav", "--region", "GB"], tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     (events,) = _transcripts(tmp_path)
     (barge,) = [e for e in events if e["event"] == "barge_in"]
     assert barge["intent"] == "stop" and barge["node"] == "opening"
-    assert 12.0 < barge["stream_s"] <= ends["stop@12"]  # the clip's end includes its trailing silence
+    assert 16.0 < barge["stream_s"] <= ends["stop@16"]  # the clip's end includes its trailing silence
     assert barge["file"] == str(stream_wav)
     assert next(e["intent"] for e in events if e["event"] == "turn" and e.get("intent")) == "stop"
     assert "(You said stop: I stopped.)" in done.stdout

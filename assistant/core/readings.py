@@ -209,8 +209,8 @@ def combine(grammar: Recognition, wide: Recognition | None, listener: Listener |
         if b in DECISIVE and not grammar.text.strip():
             return replace(grammar, rejected=f"the wide reading heard {wide.text!r}, the grammar reading no speech")
         return wide
-    others = listener.spot(_words(wide.text)) - {a}
     heard = _words(wide.text)
+    others = listener.spot(heard) - {a}
     if a in listener.answer_intents and not others and len(heard) >= OTHER_TALK:
         own = {w for p, i in listener.table.items() if i == a for w in p.split()}
         if not own & set(heard):

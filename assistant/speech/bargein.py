@@ -25,7 +25,7 @@ canceller's output kept at least `min_kept_db` of the microphone's energy where 
 The assistant's own voice, cancelled, keeps about -ERLE (-15 to -35 dB); a user as loud as the echo keeps
 about -3 dB, 6 dB quieter about -7 dB. Measured in `bench/bargein.py`.
 
-A fresh canceller has not learnt the room yet: for the first second or so of the first sound after start-up
+A fresh canceller has not learnt the room yet: for the first seconds of the first sound after start-up
 its own voice passes almost untouched, and the gate cannot tell it from the user's ("emergency" heard while
 it said "your local emergency number"). So an utterance that overlaps playback from before the canceller
 has learnt the room (it cancelled `learn_erle_db` over the last `learn_window_s` of playback, or `learn_s`
@@ -50,7 +50,7 @@ import numpy as np
 from assistant.core.grammar import EMERGENCY_INTENT, Listener, PhraseTable, normalize
 from assistant.core.yamlload import parse_yaml, read_yaml_file
 from assistant.errors import AssistantError, ContentError, ModelError
-from assistant.speech.echo import Block, EchoCanceller, EchoConfig, StreamingCanceller
+from assistant.speech.echo import Block, EchoCanceller, EchoConfig, StreamingCanceller, erle_db
 from assistant.speech.endpoint import Decision, EndpointConfig, Endpointer
 from assistant.speech.recognizer import UNK
 
@@ -236,8 +236,8 @@ class BargeInDetector:
     _blocks: deque[tuple[float, Block]] = field(default_factory=deque, init=False, repr=False)
     _offset: float = field(default=0.0, init=False)
     """Source-clock time minus endpointer time, for the audio being fed (s)."""
-    _learning: list[tuple[float, float]] = field(default_factory=list, init=False, repr=False)
-    """(microphone, output) energies of each playback block heard while the canceller had not learnt the room."""
+    _learning: list[Block] = field(default_factory=list, init=False, repr=False)
+    """The playback blocks heard while the canceller had not learnt the room."""
     _learnt_at: float | None = field(default=None, init=False)
     """Endpointer time from which the canceller has learnt the room (see `BargeInConfig.learn_s`); None: not yet."""
 
@@ -359,27 +359,29 @@ class BargeInDetector:
         if self._learnt_at is not None:
             return
         cfg = self.config
-        floor = 10 ** (cfg.min_far_dbfs / 10)
-        self._learning += [(b.mic, b.out) for b in blocks if b.far > floor]
+        self._learning += [b for b in blocks if b.far > self._far_floor]
         window = self._learning[-max(1, round(cfg.learn_window_s / block_s)):]
         full = len(window) * block_s >= cfg.learn_window_s - 1e-9
-        mic, out = sum(m for m, _ in window), sum(o for _, o in window)
-        if (full and out * 10 ** (cfg.learn_erle_db / 10) <= mic) or len(self._learning) * block_s >= cfg.learn_s:
+        if (full and erle_db(window) >= cfg.learn_erle_db) or len(self._learning) * block_s >= cfg.learn_s:
             self._learnt_at = self._endpointer.elapsed + len(blocks) * block_s
             self._learning.clear()
 
     def _unlearnt(self, start: float, end: float) -> bool:
         """Whether the assistant was playing, between these endpointer times, before the canceller had
         learnt the room."""
-        floor = 10 ** (self.config.min_far_dbfs / 10)
         learnt = float("inf") if self._learnt_at is None else self._learnt_at
-        return any(start - 0.01 <= t <= end + 0.01 and t < learnt and b.far > floor for t, b in self._blocks)
+        return any(start - 0.01 <= t <= end + 0.01 and t < learnt and b.far > self._far_floor
+                   for t, b in self._blocks)
+
+    @property
+    def _far_floor(self) -> float:
+        """`BargeInConfig.min_far_dbfs` as a mean square: blocks with quieter playback are not used."""
+        return 10 ** (self.config.min_far_dbfs / 10)
 
     def _kept_db(self, start: float, end: float) -> float | None:
         """The 75th percentile of output over microphone energy (dB) over the utterance's blocks where
         something was playing: the blocks that hold the user's voice, not the gaps where only echo is."""
-        floor = 10 ** (self.config.min_far_dbfs / 10)
-        used = [b for t, b in self._blocks if start - 0.01 <= t <= end + 0.01 and b.far > floor]
+        used = [b for t, b in self._blocks if start - 0.01 <= t <= end + 0.01 and b.far > self._far_floor]
         if not used:
             return None
         ratios = [(b.out + 1e-12) / (b.mic + 1e-12) for b in used]

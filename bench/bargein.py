@@ -20,7 +20,8 @@ Endpointer, Vosk with grammars/bargein/bargein.yaml, the "okay nabu" wake model 
 * **Cold starts**: a fresh detector (the first sound after start-up) in each room, at the usual echo level and
   6 dB louder, plays the session's opening (greeting and first question, in several regions' wording) and
   the first 12 s of runs of three content passages, with nobody talking; any command taken is a
-  self-interruption. Until the canceller has learnt the room, nothing is taken (BargeInConfig.learn_s): the
+  self-interruption. Until the canceller has learnt the room, nothing is taken (BargeInConfig.learn_erle_db,
+  learn_window_s, learn_s): the
   report gives how long that took.
 * **ERLE**: echo return loss enhancement of the canceller over the same echo-only audio, per room.
 """

@@ -26,7 +26,7 @@ from assistant.speech.endpoint import EndpointConfig
 from assistant.speech.filesource import FileSource
 from assistant.speech.frontend import SAMPLE_RATE as FRONT_END_RATE
 from assistant.speech.frontend import FrontEnd
-from assistant.speech.listen import AudioSource, listen_once
+from assistant.speech.listen import AudioSource, Prefixed, listen_once
 from assistant.speech.recognizer import VoskRecognizer
 from assistant.speech.speaker import Output, Pyttsx3Synthesizer, SoundDeviceOutput, Speaker, WavFileOutput
 
@@ -69,6 +69,8 @@ class VoiceChannel:
 
     def say(self, utterance: Utterance) -> None:
         self.show(utterance.text)
+        if self.barge_in is not None and self._pending is None:
+            self.barge_in.take_overhang()  # words said over the end of an earlier sound: not an answer to this one
         if utterance.kind in UNINTERRUPTED:
             self.speaker.say(utterance.text)  # advice and warnings: always said in full
             return
@@ -118,16 +120,26 @@ class VoiceChannel:
 
     def _listen(self, listener: Listener) -> Heard | None:
         session = self.recognizer.session(listener, self.source.rate)
-        if self.use_tone:
-            self.speaker.beep()
-        self.source.begin(self.clock() + self.guard)
+        overhang = self.barge_in.take_overhang() if self.barge_in is not None else b""
+        source: AudioSource = self.source
+        if overhang:  # the user began over the end of the last sound: no tone, their words start this turn
+            self.source.begin(getattr(self.source, "last_chunk_at", 0.0))  # nothing after them is dropped
+            source = Prefixed(self.source, overhang)
+            log.info("this turn begins with %.2f s said over the end of the last sound",
+                     len(overhang) / 2 / self.source.rate)
+        else:
+            if self.use_tone:
+                self.speaker.beep()
+            self.source.begin(self.clock() + self.guard)
         front_end = self.front_end if self.source.rate == FRONT_END_RATE else None
-        capture = listen_once(self.source, session, self.endpoint, self.clock, front_end=front_end)
+        capture = listen_once(source, session, self.endpoint, self.clock, front_end=front_end)
         if capture.input_ended:
             return None
         details = {"end_rule": capture.rule.value, "speech_start_s": _r(capture.speech_start),
                    "speech_end_s": _r(capture.speech_end), "audio_s": _r(capture.audio_seconds),
                    "speech_margin_db": _r(capture.speech_margin_db)}
+        if overhang:
+            details["said_over_sound_s"] = _r(len(overhang) / 2 / self.source.rate)
         result = capture.recognition
         if result is None:
             self.show("(I heard nothing.)")

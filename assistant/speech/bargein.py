@@ -32,7 +32,10 @@ has learnt the room (it cancelled `learn_erle_db` over the last `learn_window_s`
 of playback went by without that: a room whose echo is too weak to learn from) is refused. Measured on cold
 starts in `bench/bargein.py`.
 
-`watch()` runs this over one playing sound and stops it on a command.
+`watch()` runs this over one playing sound and stops it on a command. A user who is still talking when the
+sound ends is heard out: listening goes on until their utterance ends. If it was not a command, its audio
+(echo removed) is kept as `overhang`, and the next listening turn begins with it (an answer said over the
+end of a question is not lost), unless the assistant says something else first.
 """
 
 from __future__ import annotations
@@ -240,6 +243,13 @@ class BargeInDetector:
     """The playback blocks heard while the canceller had not learnt the room."""
     _learnt_at: float | None = field(default=None, init=False)
     """Endpointer time from which the canceller has learnt the room (see `BargeInConfig.learn_s`); None: not yet."""
+    overhang: bytes = field(default=b"", init=False, repr=False)
+    """The canceller's output of an utterance begun over a sound and ended after it, that was not a command
+    (16-bit mono PCM at `rate`, from `preroll_s` before its speech): for the next listening turn."""
+    _spoken: list[bytes] = field(default_factory=list, init=False, repr=False)
+    """The canceller's output of the utterance in progress, from its preroll."""
+    _over: bool = field(default=False, init=False, repr=False)
+    """The sound has ended; the utterance in progress is being heard out."""
 
     def __post_init__(self) -> None:
         self._canceller = StreamingCanceller(EchoCanceller(replace(self.config.echo, rate=self.rate)))
@@ -259,8 +269,24 @@ class BargeInDetector:
         self._drop_utterance()
         self._preroll.clear()
         self._recent.clear()
+        self._over = False
+        self.overhang = b""
         if self.wake is not None:
             self.wake.reset()
+
+    @property
+    def in_utterance(self) -> bool:
+        """Someone is talking: speech has started and the utterance is not decided yet."""
+        return self._session is not None
+
+    def sound_ended(self) -> None:
+        """The sound has been played in full while an utterance was in progress: it is being heard out."""
+        self._over = True
+
+    def take_overhang(self) -> bytes:
+        """The `overhang` (b"" if none), which is then forgotten."""
+        pcm, self.overhang = self.overhang, b""
+        return pcm
 
     def feed(self, mic: bytes, far: np.ndarray, at: float) -> BargeIn | None:
         """Take one microphone chunk stamped `at` (source clock, s) and the reference for it."""
@@ -283,10 +309,12 @@ class BargeInDetector:
         session = self._session
         if session is not None:
             session.feed(out)
+            self._spoken.append(out)
         decision = self._endpointer.feed(out, session.partial if session else "",
                                          session.partial_is_complete if session else False)
         if self._session is None and self._endpointer.heard_speech:
             self._session = self.recognizer.session(self.listener, self.rate)
+            self._spoken = list(self._preroll)
             for piece in self._preroll:
                 self._session.feed(piece)
             decision = self._endpointer.feed(b"", self._session.partial, self._session.partial_is_complete)
@@ -308,10 +336,14 @@ class BargeInDetector:
             intent = EMERGENCY_INTENT  # an emergency phrase with stray words around it: never missed
         if intent is None and _holds_any(text, self.emergency_spots):
             intent = EMERGENCY_INTENT  # part of one, half drowned by the assistant's voice: never missed
+        spoken, self._spoken = self._spoken, []
+        unlearnt = self._unlearnt(start - self._offset, end - self._offset)
         if intent is None:
             self._refuse(text, recognition.rejected or "not one of the barge-in phrases", kept, now)
+            if self._over and not unlearnt and (kept is None or kept >= self.config.min_kept_db):
+                self.overhang = b"".join(spoken)  # the user's, by the same gate: for the next listening turn
             return None
-        if self._unlearnt(start - self._offset, end - self._offset):
+        if unlearnt:
             self._refuse(text, LEARNING, kept, now)
             return None
         if kept is not None and kept < self.config.min_kept_db:
@@ -402,6 +434,7 @@ class BargeInDetector:
         if self._session is not None:
             self._session.finish()  # leaves the recognizer clean for reuse
             self._session = None
+        self._spoken = []
         self._endpointer.forget_speech()
 
 
@@ -425,11 +458,14 @@ def _trim_unknown(text: str) -> str:
 def watch(source: TimedSource, playing: Playing, detector: BargeInDetector,
           lead_s: float | None = None) -> BargeIn | None:
     """Listen over `playing` until it has been played in full (None) or a command stops it (the BargeIn).
-    At the end of the input the sound is let finish. A failing source (AssistantError) is passed on after
+    Someone still talking when it ends is heard out (`_hear_out`). At the end of the input the sound is let
+    finish. A failing source (AssistantError) is passed on after
     the sound has been let finish; a signal stops the sound first."""
     lead = detector.config.reference_lead_s if lead_s is None else lead_s
     source.begin(playing.started_at)
     detector.start()
+    pcm: bytes | None = b""
+    ended = False
     try:
         while not playing.finished():
             pcm = source.read()
@@ -441,11 +477,36 @@ def watch(source: TimedSource, playing: Playing, detector: BargeInDetector,
                 stopped = playing.stop(heard.decided_at)
                 log.info("barge-in: %r at %.2f s; the sound stopped at %.2f s", heard.text, heard.decided_at, stopped)
                 return heard
+        if pcm is not None and detector.in_utterance:
+            playing.finish()
+            ended = True
+            return _hear_out(source, playing, detector, lead)
     except AssistantError:
         playing.finish()  # the microphone failed: the user still hears the whole sound
         raise
     except BaseException:
-        playing.stop(source.last_chunk_at)  # a signal or Ctrl-C: stop talking now
+        if not ended:
+            playing.stop(source.last_chunk_at)  # a signal or Ctrl-C: stop talking now
         raise
     playing.finish()
+    return None
+
+
+def _hear_out(source: TimedSource, playing: Playing, detector: BargeInDetector, lead: float) -> BargeIn | None:
+    """The sound has ended while the user was talking: listen until their utterance ends (the endpoint rules
+    end it within `max_utterance`). A command is taken as over the sound; anything else is kept as the
+    detector's `overhang`."""
+    detector.sound_ended()
+    while detector.in_utterance:
+        pcm = source.read()
+        if pcm is None:
+            return None
+        far = playing.reference(source.last_chunk_at - lead, len(pcm) // 2)  # the sound's tail, then zeros
+        heard = detector.feed(pcm, far, source.last_chunk_at)
+        if heard is not None:
+            log.info("barge-in: %r at %.2f s, said over the end of the sound", heard.text, heard.decided_at)
+            return heard
+    if detector.overhang:
+        log.info("speech over the end of the sound (%.2f s) goes to the next listening turn",
+                 len(detector.overhang) / 2 / detector.rate)
     return None

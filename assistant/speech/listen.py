@@ -34,6 +34,33 @@ class AudioSource(Protocol):
         """Next chunk, or None when the input has ended for good."""
 
 
+PREFIX_CHUNK_SECONDS = 0.04
+"""`Prefixed` hands out its audio in pieces this long (s), as a microphone would."""
+
+
+@dataclass
+class Prefixed:
+    """A source that first hands out `prefix` (audio already heard, at the source's rate), then reads on."""
+
+    source: AudioSource
+    prefix: bytes
+    """16-bit mono PCM at `source.rate`."""
+
+    @property
+    def rate(self) -> int:
+        return self.source.rate
+
+    def begin(self, not_before: float) -> None:
+        self.source.begin(not_before)
+
+    def read(self) -> bytes | None:
+        if len(self.prefix) >= 2:
+            size = max(2, round(PREFIX_CHUNK_SECONDS * self.rate) * 2)
+            piece, self.prefix = self.prefix[:size], self.prefix[size:]
+            return piece[: len(piece) - len(piece) % 2]
+        return self.source.read()
+
+
 @dataclass(frozen=True)
 class Capture:
     """The outcome of one listening turn."""

@@ -200,6 +200,18 @@ def test_an_answer_with_one_other_word_is_spotted_and_doubted(wide) -> None:
         assert (result.intent, result.uncertain, result.reading) == (intent, True, SPOTTED), wide_text
 
 
+def test_the_same_answer_said_twice_is_spotted(wide) -> None:
+    """bench/results/phrasings.md: "no never" was heard word for word, clean, by every voice, and refused,
+    because "never" counted as another word around "no" (and lasted longer than it)."""
+    for text, intent in (("no not at all", "no"), ("yes yes i have", "yes"), ("[unk] no no", "no"),
+                         ("not sure not sure", "unsure")):
+        words = tuple((w, 0.5 + 0.3 * n, 0.8 + 0.3 * n) for n, w in enumerate(text.split()))
+        result = combine(rec(text, None), replace(rec(text, None, WIDE), words=words), wide)
+        assert (result.intent, result.uncertain, result.reading) == (intent, True, SPOTTED), text
+    for text in ("no no [unk] [unk]", "yes yes no"):  # still: more other words, or a second answer
+        assert combine(rec(text, None), rec(text, None, WIDE), wide).intent is None, text
+
+
 def test_spotting_takes_nothing_when_two_intents_are_heard(wide) -> None:
     for text in ("faster no [unk]", "yes no", "not sure no", "help yes"):
         result = combine(rec(text, None), rec(text, None, WIDE), wide)

@@ -238,11 +238,26 @@ def _words(text: str) -> list[str]:
     return [w for w in text.split() if w != UNK]
 
 
+def _without(tokens: list[str], phrases: Iterable[str]) -> list[str]:
+    """`tokens` with every run of them that is one of `phrases` taken out, longest phrases first."""
+    words = list(tokens)
+    for phrase in sorted(phrases, key=lambda p: -len(p.split())):
+        run = phrase.split()
+        i = 0
+        while i + len(run) <= len(words):
+            if words[i:i + len(run)] == run:
+                del words[i:i + len(run)]
+            else:
+                i += 1
+    return words
+
+
 def spot(grammar: Recognition, wide: Recognition, listener: Listener) -> Recognition:
     """The one answer found inside the wide reading's longer result, marked uncertain, or nothing.
 
     Taken only when: both readings' words hold phrases of that one intent and of no other; besides the
-    longest such phrase, the wide reading heard at most `MAX_STRAY` other word (an "[unk]" counts), which
+    longest such phrase and the same answer said again ("no never"), the wide reading heard at most
+    `MAX_STRAY` other word (an "[unk]" counts), which
     lasted no longer than the phrase ("no [unk]" of "nobody answered the door") and is not part of an
     emergency phrase ("please nope" may be "please help")."""
     tokens = wide.text.split()
@@ -259,11 +274,12 @@ def spot(grammar: Recognition, wide: Recognition, listener: Listener) -> Recogni
         return refuse("the readings do not both hold an answer")
     intent = next(iter(found))
     joined = f" {' '.join(heard)} "
-    phrase = max((p for p, i in listener.table.items() if i == intent and p not in listener.whole_only
-                  and f" {p} " in joined), key=lambda p: len(p.split()))
+    own = [p for p, i in listener.table.items() if i == intent and p not in listener.whole_only]
+    phrase = max((p for p in own if f" {p} " in joined), key=lambda p: len(p.split()))
     stray = list(tokens)
     for word in phrase.split():
         stray.remove(word)
+    stray = _without(stray, own)  # the same answer said again is not another word ("no never", "yes yes i do")
     if len(stray) > MAX_STRAY:
         return refuse(f"too many other words around {phrase!r}")
     if _seconds(wide.words, phrase.split()) < _seconds(wide.words, stray):

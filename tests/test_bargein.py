@@ -672,3 +672,40 @@ def test_nothing_said_over_the_end_of_a_sound_is_kept_from_a_canceller_still_lea
     detector.config = BargeInConfig(learn_s=10.0)  # it cannot tell the user from its own voice yet
     assert watch(stream, output.start(_tone(3.0)), detector) is None
     assert not detector.overhang and detector.refused
+
+
+@pytest.mark.voice
+def test_a_real_yes_said_over_the_end_of_a_question_is_its_answer(bundle: Bundle, tmp_path: Path,
+                                                                 recognizer: object) -> None:
+    """The assistant's own voice (espeak-ng) with its echo in a simulated room, then a question; the user
+    (flite) starts "yes I have" 0.4 s before the question ends. The words begun over the question start the
+    listening turn, and the answer is taken."""
+    from voice_support import require_voice_stack
+
+    from assistant.speech.bargein import BargeInDetector
+    from bench.corpus import Voice, synthesize
+
+    require_voice_stack()
+    info = ("Let's think through the tingling or numbness in your back. I'm not a doctor, and this is not a "
+            "diagnosis. In an emergency, call 999, or say emergency.")
+    question = "Have you had sudden weakness in your legs?"
+    synth = _EspeakSynth()
+    question_end = synth.synthesize(info, 0).seconds + synth.synthesize(question, 0).seconds
+    answer = synthesize("yes I have", Voice("flite", "rms")).astype(np.float64)
+    samples = np.zeros(int((question_end + 12) * RATE))
+    at = int((question_end - 0.4) * RATE)
+    samples[at:at + answer.size] += answer
+    source = StreamSource([_wav(tmp_path / "user.wav", np.clip(samples, -32768, 32767))], fast=True,
+                          echo=RoomEcho(gain_db=-6.0)).open()
+    kept = _Kept()
+    channel = VoiceChannel(speaker=Speaker(synth, TimedOutput(kept, source), fallback=lambda text: None),
+                           source=source, recognizer=recognizer, clock=source.now,  # type: ignore[arg-type]
+                           barge_in=BargeInDetector(recognizer, barge_in_listener(ROOT / "grammars")),
+                           show=lambda text: None)
+    channel.say(Utterance("opening", Kind.INFO, info))
+    channel.say(Utterance("legs_weak", Kind.PROMPT, question))
+    assert sum(p.seconds for p in kept.played) == pytest.approx(question_end, abs=0.01)  # played in full
+    heard = channel.listen(bundle.grammars.listener("answers"))
+    assert heard is not None and heard.intent == "yes", heard
+    assert heard.details and heard.details["said_over_sound_s"] > 0.4
+    assert len(kept.played) == 2  # no listening tone: the user was already talking

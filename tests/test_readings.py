@@ -239,6 +239,8 @@ def test_spotting_refuses_an_other_word_that_lasted_longer_than_the_answer(wide)
 def test_spotting_refuses_a_word_of_an_emergency_phrase_around_the_answer(wide) -> None:
     result = combine(rec("call no", None), rec("call no", None, WIDE), wide)  # "call" of "call an ambulance"
     assert result.intent is None and "emergency" in result.rejected
+    # Its function words are no sign of an emergency ("my yes i do" in TV noise, "i help" clean: bench).
+    assert combine(rec("an no", None), rec("an no", None, WIDE), wide).intent == "no"
 
 
 def test_spotting_ignores_fragments_and_ignored_phrases(wide) -> None:

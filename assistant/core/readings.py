@@ -57,6 +57,10 @@ OTHER_TALK = 2
 """Words, none of them the grammar reading's answer, in which the wide reading hears someone else's talk (one
 differing word is a mishearing: "no" heard as "know")."""
 
+FUNCTION_WORDS = frozenset({"i", "my", "me", "a", "an", "the", "is", "it", "it's", "this"})
+"""Words of emergency phrases that are no sign of one when heard beside an answer ("my yes i do", "i help"):
+every sentence is full of them."""
+
 GRAMMAR, WIDE, SPOTTED, SALVAGED = "grammar", "wide", "spotted", "salvaged"
 
 
@@ -259,7 +263,7 @@ def spot(grammar: Recognition, wide: Recognition, listener: Listener) -> Recogni
     longest such phrase and the same answer said again ("no never"), the wide reading heard at most
     `MAX_STRAY` other word (an "[unk]" counts), which
     lasted no longer than the phrase ("no [unk]" of "nobody answered the door") and is not part of an
-    emergency phrase ("please nope" may be "please help")."""
+    emergency phrase ("please nope" may be "please help"; `FUNCTION_WORDS` aside)."""
     tokens = wide.text.split()
     heard = _words(wide.text)
     found, also = listener.spot(heard), listener.spot(_words(grammar.text))
@@ -284,7 +288,8 @@ def spot(grammar: Recognition, wide: Recognition, listener: Listener) -> Recogni
         return refuse(f"too many other words around {phrase!r}")
     if _seconds(wide.words, phrase.split()) < _seconds(wide.words, stray):
         return refuse(f"the other word lasted longer than {phrase!r}: it is more of someone's talk")
-    emergency_words = {w for p, i in listener.table.items() if i == EMERGENCY_INTENT for w in p.split()}
+    emergency_words = {w for p, i in listener.table.items() if i == EMERGENCY_INTENT
+                       for w in p.split()} - FUNCTION_WORDS
     if any(w in emergency_words for w in stray):
         return refuse(f"a word of an emergency phrase around {phrase!r}")
     return Recognition(text=wide.text, intent=intent, confidence=0.0, uncertain=True,

@@ -263,3 +263,16 @@ def test_the_real_grammars_wide_reading_hears_more_and_keeps_the_spoken_phrases(
         assert wider is not None, name
         assert set(listener.phrases()) < set(wider.phrases()), name
         assert not set(wider.phrases()) & listener.not_heard, name
+
+
+def test_how_the_model_hears_no_im_not_is_a_no_and_never_beside_not_sure(bundle: Bundle) -> None:
+    """bench/results/phrasings.md: "no I'm not" was heard as "no i not" by every voice, and refused."""
+    vocabulary = frozenset(w for t in bundle.grammars.tables.values() for p, _ in t.phrases() for w in p.split())
+    wider = wide_listener(bundle.grammars.listener("answers"), vocabulary)
+    assert wider is not None
+    grammar = bundle.grammars.listener("answers")
+    taken = combine(interpret(vosk("no i not"), grammar), interpret(vosk("no i not"), wider, WIDE), wider)
+    assert taken.intent == "no" and not taken.rejected
+    both = combine(interpret(vosk("no i not sure"), grammar), interpret(vosk("no i not sure"), wider, WIDE),
+                   wider)  # "no, I'm not sure"
+    assert both.intent is None

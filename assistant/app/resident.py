@@ -63,8 +63,9 @@ class State(StrEnum):
 class Announcer(Protocol):
     """The assistant's voice outside a conversation: notices, and the wake earcon."""
 
-    def say(self, text: str) -> bool:
-        """Speak (and print) `text`; False when it could only be printed. Never raises."""
+    def say(self, text: str, watch: Callable[[Any], bool] | None = None) -> bool:
+        """Speak (and print) `text`; False when it could only be printed. Never raises. With `watch`, the sound
+        is started and `watch(playing)` listens over it (see `Speaker.say`)."""
 
     def earcon(self) -> float:
         """Play the wake earcon; returns the monotonic time its first sample went out (0.0: not played)."""
@@ -141,7 +142,14 @@ class Resident:
     sessions: list[SessionRecord] = field(default_factory=list)
     stopped_by: str = ""
     """The signal that stopped the loop ("" if it did not)."""
+    barge_in: Any = None
+    """Listens over the notices too ("Ready", "I'm here if you need me"), an
+    assistant.speech.bargein.BargeInDetector (None: deaf while they play). Its echo canceller then learns the
+    room before the first session (until it has, about 4 s of the assistant's voice, nothing can be cut in),
+    and the wake phrase or an emergency said over a notice starts a session at once."""
     _source: AudioSource | None = field(default=None, init=False, repr=False)
+    _woken: Wake | None = field(default=None, init=False, repr=False)
+    """A wake heard over a notice, for the loop."""
 
     @property
     def phrase(self) -> WakePhrase:
@@ -177,8 +185,9 @@ class Resident:
         self._tell(f"Ready. Say {self.phrase.spoken} when you need me.")
         while True:
             self._set(State.WAITING)
+            wake, self._woken = self._woken, None
             try:
-                wake = self.wait_for_wake()
+                wake = wake or self.wait_for_wake()
             except AudioDeviceError as exc:
                 if not self._reopen(str(exc)):
                     return 1
@@ -346,7 +355,29 @@ class Resident:
             return True
 
     def _tell(self, text: str) -> None:
-        self.announcer.say(text)
+        if self.barge_in is None or not hasattr(self._source, "last_chunk_at"):
+            self.announcer.say(text)
+            return
+        self.announcer.say(text, watch=self._over_notice)
+
+    def _over_notice(self, playing: Any) -> bool:
+        """Listen over a notice (`barge_in`); True when something said cut it."""
+        from assistant.core.grammar import EMERGENCY_INTENT
+        from assistant.speech.bargein import WAKE_INTENT, watch
+
+        try:
+            heard = watch(self._require_source(), playing, self.barge_in)
+        except AssistantError as exc:  # the microphone failed: waiting for the wake phrase reports it
+            log.warning("listening over a notice failed: %s", exc)
+            return False
+        if heard is None:
+            return False
+        if heard.intent in (WAKE_INTENT, EMERGENCY_INTENT):
+            origin = 0.0 if self.stream_origin is None else self.stream_origin
+            self._woken = Wake(phrase=self.phrase, probability=heard.confidence, stream_s=heard.decided_at - origin,
+                               decided_at=time.monotonic(), checked=f"{heard.text} (over a notice)")
+        log.info("%r said over a notice%s", heard.text, ": starting a session" if self._woken else "")
+        return True
 
     def _close_source(self) -> None:
         source, self._source = self._source, None
@@ -403,10 +434,10 @@ class SpeakerAnnouncer:
     played_at: list[float] = field(default_factory=list)
     """Monotonic time each earcon started (s)."""
 
-    def say(self, text: str) -> bool:
+    def say(self, text: str, watch: Callable[[Any], bool] | None = None) -> bool:
         self.show(text)
         self.speaker.broken = ""
-        return bool(self.speaker.say(text))
+        return bool(self.speaker.say(text, watch=watch))
 
     def earcon(self) -> float:
         if self.speaker.broken:
@@ -588,7 +619,7 @@ def _build(args: argparse.Namespace, bundle: Bundle, detector: Detector, *, reco
                                                            pacing=not args.no_pacing, barge_in=barge_in,
                                                            noise_suppression=not args.no_noise_suppression),
                         announcer=announcer, config=config, clock=stream.now, stream_origin=0.0,
-                        where=stream_locator(stream), sleep=lambda seconds: None)
+                        where=stream_locator(stream), sleep=lambda seconds: None, barge_in=barge_in)
     from assistant.speech.microphone import Microphone
 
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
@@ -597,4 +628,4 @@ def _build(args: argparse.Namespace, bundle: Bundle, detector: Detector, *, reco
                                                        clock=time.monotonic, rate=args.rate,
                                                        pacing=not args.no_pacing, barge_in=barge_in,
                                                        noise_suppression=not args.no_noise_suppression),
-                    announcer=announcer, config=config)
+                    announcer=announcer, config=config, barge_in=barge_in)

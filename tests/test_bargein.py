@@ -709,3 +709,19 @@ def test_a_real_yes_said_over_the_end_of_a_question_is_its_answer(bundle: Bundle
     assert heard is not None and heard.intent == "yes", heard
     assert heard.details and heard.details["said_over_sound_s"] > 0.4
     assert len(kept.played) == 2  # no listening tone: the user was already talking
+
+
+def test_a_command_said_before_the_session_is_its_first_turn(tmp_path: Path, bundle: Bundle) -> None:
+    """`tingle listen`: an emergency said over the "I'm here" notice starts a session that takes it first."""
+    stream = StreamSource([_wav(tmp_path / "quiet.wav", np.zeros(20 * RATE, dtype=np.int16))], fast=True).open()
+    kept = _Kept()
+    channel = VoiceChannel(speaker=Speaker(_Synth(), TimedOutput(kept, stream), fallback=lambda text: None),
+                           source=stream, recognizer=None, clock=stream.now,  # type: ignore[arg-type]
+                           barge_in=_FiresAt(at=99.0), show=lambda text: None)
+    channel.cut_in(BargeIn(intent="emergency", text="emergency", decided_at=1.0, speech_start=0.5, speech_end=0.9,
+                           kept_db=-3.0))
+    channel.say(Utterance("opening", Kind.INFO, "Hello."))
+    channel.say(Utterance("legs_weak", Kind.PROMPT, "Have you had sudden weakness in your legs?"))
+    assert not kept.played  # shown, not spoken: the emergency comes first
+    heard = channel.listen(bundle.grammars.listener("answers"))
+    assert heard is not None and heard.intent == "emergency"

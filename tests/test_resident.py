@@ -236,6 +236,37 @@ class _HearsWake:
         return None
 
 
+def test_an_emergency_said_over_a_notice_starts_a_session_that_takes_it_first(bundle: Bundle,
+                                                                             tmp_path: Path) -> None:
+    from assistant.speech.bargein import BargeIn
+
+    @dataclass
+    class _HearsEmergency(_HearsWake):
+        def feed(self, mic: bytes, far: np.ndarray, at: float) -> object:
+            if mic == WAKE:
+                return BargeIn(intent="emergency", text="emergency", decided_at=at + 0.04, speech_start=at - 0.5,
+                               speech_end=at + 0.04, kept_db=-3.0)
+            return None
+
+    @dataclass
+    class _CutIn(FakeChannel):
+        taken: list[object] = field(default_factory=list)
+
+        def cut_in(self, heard: object) -> None:
+            self.taken.append(heard)
+            self.answers.insert(0, "emergency")  # what VoiceChannel.listen then gives first
+
+    source = StampedSource([QUIET] * 10 + [WAKE] + [QUIET] * 60)
+    channel = _CutIn([])
+    resident, _ = _resident(bundle, tmp_path, [source], [channel])
+    resident.announcer = WatchingAnnouncer(source=source)
+    resident.barge_in = _HearsEmergency()
+    assert resident.run() == 0
+    (session,) = resident.sessions
+    assert session.wake.checked == "emergency (over a notice)" and len(channel.taken) == 1
+    assert session.level == "emergency"
+
+
 def test_the_notices_are_listened_over_and_the_wake_phrase_said_over_one_starts_a_session(bundle: Bundle,
                                                                                          tmp_path: Path) -> None:
     """Listening over the "Ready" notice lets the echo canceller learn the room before the first session

@@ -150,6 +150,8 @@ class Resident:
     _source: AudioSource | None = field(default=None, init=False, repr=False)
     _woken: Wake | None = field(default=None, init=False, repr=False)
     """A wake heard over a notice, for the loop."""
+    _command: Any = field(default=None, init=False, repr=False)
+    """An emergency heard over a notice (an assistant.speech.bargein.BargeIn), for the session it starts."""
 
     @property
     def phrase(self) -> WakePhrase:
@@ -276,6 +278,9 @@ class Resident:
             channel = self.make_channel(self._require_source())
             recorder = self._open_transcript(transcript, channel)
             self._attach(channel, recorder)
+            command, self._command = self._command, None
+            if command is not None and hasattr(channel, "cut_in"):
+                channel.cut_in(command)  # the emergency said over a notice is the session's first answer
             dialogue = Dialogue(self.bundle.content, self.bundle.grammars, region=self.config.region)
             _write(recorder, "session", mode="resident", wake_phrase=wake.phrase.name, region=dialogue.region.code)
             _write(recorder, "wake", phrase=wake.phrase.spoken, model=wake.phrase.model,
@@ -373,6 +378,7 @@ class Resident:
         if heard is None:
             return False
         if heard.intent in (WAKE_INTENT, EMERGENCY_INTENT):
+            self._command = heard if heard.intent == EMERGENCY_INTENT else None
             origin = 0.0 if self.stream_origin is None else self.stream_origin
             self._woken = Wake(phrase=self.phrase, probability=heard.confidence, stream_s=heard.decided_at - origin,
                                decided_at=time.monotonic(), checked=f"{heard.text} (over a notice)")

@@ -67,6 +67,11 @@ class VoiceChannel:
         """Write barge-in events with `record(kind, **fields)`, their times converted by `to_stream`."""
         self.record, self.to_stream = record, to_stream
 
+    def cut_in(self, heard: Any) -> None:
+        """Take `heard` (an assistant.speech.bargein.BargeIn said before this session's first words, over a
+        notice) as if it had cut the assistant off: the greeting is shown, not spoken, and it is the first turn."""
+        self._pending = heard
+
     def say(self, utterance: Utterance) -> None:
         self.show(utterance.text)
         if self.barge_in is not None and self._pending is None:

@@ -276,3 +276,11 @@ def test_how_the_model_hears_no_im_not_is_a_no_and_never_beside_not_sure(bundle:
     both = combine(interpret(vosk("no i not sure"), grammar), interpret(vosk("no i not sure"), wider, WIDE),
                    wider)  # "no, I'm not sure"
     assert both.intent is None
+
+
+def test_what_can_i_do_asks_for_the_advice(bundle: Bundle) -> None:
+    """A natural way to ask, and how "what do I do" was heard most often (BENCHMARKS.md)."""
+    vocabulary = frozenset(w for t in bundle.grammars.tables.values() for p, _ in t.phrases() for w in p.split())
+    wider = wide_listener(bundle.grammars.listener("answers"), vocabulary)
+    assert wider is not None and wider.understand("what can i do").intent == "advice"
+    assert wider.understand("what can i say").intent == "help"

@@ -725,3 +725,19 @@ def test_a_command_said_before_the_session_is_its_first_turn(tmp_path: Path, bun
     assert not kept.played  # shown, not spoken: the emergency comes first
     heard = channel.listen(bundle.grammars.listener("answers"))
     assert heard is not None and heard.intent == "emergency"
+
+
+@pytest.mark.parametrize(("background", "noisy"), [(300.0, True), (3.0, False)])
+def test_speech_not_understood_in_a_loud_room_is_marked_noisy(tmp_path: Path, bundle: Bundle, background: float,
+                                                               noisy: bool) -> None:
+    """The dialogue then asks for less noise (content template `noisy`) instead of a plain "didn't catch that"."""
+    rng = np.random.default_rng(9)
+    track = rng.normal(0, background, 6 * RATE)
+    track[RATE:RATE + int(0.8 * RATE)] += rng.normal(0, 3000, int(0.8 * RATE))  # speech ~20 dB above 300
+    stream = StreamSource([_wav(tmp_path / "user.wav", track.clip(-32768, 32767).astype(np.int16))],
+                          fast=True).open()
+    channel = VoiceChannel(speaker=Speaker(_Synth(), TimedOutput(_Kept(), stream), fallback=lambda text: None),
+                           source=stream, recognizer=_Fed("banana"), clock=stream.now,  # type: ignore[arg-type]
+                           show=lambda text: None, use_tone=False)
+    heard = channel.listen(bundle.grammars.listener("answers"))
+    assert heard is not None and heard.intent is None and heard.noisy is noisy

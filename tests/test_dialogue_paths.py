@@ -151,6 +151,17 @@ def test_three_failures_on_a_warning_sign_say_the_conditional_emergency_sentence
     assert dialogue.state.gaps == (first,)
 
 
+def test_an_answer_lost_in_a_noisy_room_asks_for_less_noise_and_still_counts_as_a_try(bundle: Bundle) -> None:
+    dialogue = Dialogue(bundle.content, bundle.grammars, region="GB")
+    dialogue.start()
+    reply = dialogue.handle(Turn(intent=None, text="", silence=True, noisy=True))
+    assert reply.utterances[0].kind is Kind.REPROMPT
+    assert reply.utterances[0].text == bundle.content.templates["noisy"].format(choices="yes, no, or not sure")
+    assert "closer" in reply.utterances[0].text and "in a noisy room (1/3)" in reply.decision
+    quiet = dialogue.handle(Turn(intent=None, text="banana"))
+    assert quiet.utterances[0].text.startswith("Sorry, I didn't catch that") and dialogue.state.failures == 2
+
+
 def test_doubtful_no_to_a_warning_sign_is_confirmed(bundle: Bundle) -> None:
     dialogue = Dialogue(bundle.content, bundle.grammars)
     dialogue.start()

@@ -94,7 +94,7 @@ def run_session(dialogue: Dialogue, channel: Channel, transcript: Recorder) -> O
                 extra = {"note": f"{how}; closing with the advice and the safety net"}
             else:
                 turn = Turn(intent=heard.intent, text=heard.text, confidence=heard.confidence,
-                            uncertain=heard.uncertain, silence=heard.silence)
+                            uncertain=heard.uncertain, silence=heard.silence, noisy=heard.noisy)
                 extra = {"audio": heard.details} if heard.details else {}
             reply = dialogue.handle(turn)
             _deliver(channel, reply)

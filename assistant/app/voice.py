@@ -155,8 +155,10 @@ class VoiceChannel:
         if result.rejected:
             details["rejected"] = result.rejected
         self.show(f"(I heard: {result.text or 'nothing clear'})")
+        margin = capture.speech_margin_db
+        noisy = result.intent is None and margin is not None and margin < self.endpoint.doubt_below_db
         return Heard(text=result.text, intent=result.intent, confidence=result.confidence,
-                     uncertain=result.uncertain, silence=not result.text, details=details)
+                     uncertain=result.uncertain, silence=not result.text, noisy=noisy, details=details)
 
     def change_rate(self, step: int) -> None:
         self.speaker.change_rate(step)

@@ -24,6 +24,8 @@ class Heard:
     """The recognizer doubts the result."""
     silence: bool = False
     """No speech before the timeout."""
+    noisy: bool = False
+    """Speech was heard but not understood, in a room too loud (or from a voice too quiet) to hear it well."""
     details: dict[str, Any] | None = None
     """Channel-specific facts for the transcript (timings, alternatives)."""
 

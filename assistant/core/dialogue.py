@@ -100,6 +100,8 @@ class Turn:
     """The recognizer doubts this result; risky answers get confirmed."""
     silence: bool = False
     """Nothing was said before the no-speech timeout."""
+    noisy: bool = False
+    """Speech was heard, but the room was too loud, or the voice too quiet, to hear it well (voice only)."""
 
 
 @dataclass(frozen=True)
@@ -247,13 +249,14 @@ class Dialogue:
     def _failed(self, state: State, turn: Turn, choices: str) -> Reply:
         failures = state.failures + 1
         what = "silence" if turn.silence else f"no match for {turn.text!r}"
+        what += " in a noisy room" if turn.noisy else ""
         if failures >= MAX_FAILURES:
             if state.phase is Phase.OFFERING:
                 return self._skip_section(replace(state, failures=0), [], f"{what}: {MAX_FAILURES} failures")
             if state.phase is Phase.PAGING:
                 return self._paging(replace(state, failures=0), Turn(intent="enough", text=what))
             return self._give_up(replace(state, failures=failures), self.content.questions[state.node], what)
-        template = "silence" if turn.silence else "reprompt"
+        template = "noisy" if turn.noisy else "silence" if turn.silence else "reprompt"
         text = self.content.templates[template].format(choices=choices)
         said = [Utterance(state.node or "opening", Kind.REPROMPT, text), self._current_prompt(state)]
         return self._emit(replace(state, failures=failures), [], said,

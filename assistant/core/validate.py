@@ -19,7 +19,7 @@ MAX_BECAUSE_WORDS = 22
 """A rule's reason is said inside the emergency reply, which has 60 words in all."""
 REGION_PLACEHOLDERS = {"emergency", "urgent"}
 PLACEHOLDERS: dict[str, set[str]] = {
-    "reprompt": {"choices"}, "silence": {"choices"}, "help": {"choices", "emergency"},
+    "reprompt": {"choices"}, "noisy": {"choices"}, "silence": {"choices"}, "help": {"choices", "emergency"},
     "conditional_emergency": {"topic", "emergency"}, "confirm_no": {"topic"}, "summary_yes": {"items"},
     "summary_unsure": {"items"}, "summary_gaps": {"items"}, "summary_causes": {"items"}, "summary_level": {"level"},
     "summary_more": {"count"}, "advice_intro": {"advice"}, "advice_so_far": {"advice"},

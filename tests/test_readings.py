@@ -284,3 +284,15 @@ def test_what_can_i_do_asks_for_the_advice(bundle: Bundle) -> None:
     wider = wide_listener(bundle.grammars.listener("answers"), vocabulary)
     assert wider is not None and wider.understand("what can i do").intent == "advice"
     assert wider.understand("what can i say").intent == "help"
+
+
+def test_need_help_now_heard_as_need_help_know_is_the_emergency(bundle: Bundle) -> None:
+    """A missed emergency in clean speech (BENCHMARKS.md: "now" heard as "know", 3 clips)."""
+    vocabulary = frozenset(w for t in bundle.grammars.tables.values() for p, _ in t.phrases() for w in p.split())
+    for name in ("answers", "spread", "more"):
+        grammar = bundle.grammars.listener(name)
+        wider = wide_listener(grammar, vocabulary)
+        assert wider is not None
+        heard = combine(interpret(vosk("need help know"), grammar), interpret(vosk("need help know"), wider, WIDE),
+                        wider)
+        assert heard.intent == "emergency", name

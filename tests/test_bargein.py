@@ -561,6 +561,7 @@ def test_part_of_an_emergency_phrase_heard_over_playback_is_the_emergency(tmp_pa
         return None
 
     assert taken("call an an") == "emergency" and taken("hold an ambulance") == "emergency"
+    assert taken("i need help know") == "emergency"
     assert taken("call an an", with_spots=False) is None  # the spots, not the grammar, take it
     assert taken("call again") is None and taken("that again on") is None
     assert taken("stop") == "stop"

@@ -172,3 +172,18 @@ def test_wait_and_go_on_from_a_recording(bundle: Bundle, tmp_path: Path, recogni
     assert "Okay, I'll wait. Say go on when you're ready." in said
     assert [t["intent"] for t in recorder.turns[1:]] == ["stop"]
     assert 6.0 < recorder.turns[1]["audio"]["held_s"] < 12.0
+
+
+def test_a_command_said_before_the_session_reaches_the_inner_channel() -> None:
+    """`tingle listen` wraps each session's VoiceChannel in a PacedChannel: an emergency said over a notice
+    (Resident, VoiceChannel.cut_in) must get through it."""
+    taken: list[object] = []
+
+    @dataclass
+    class _Takes(Scripted):
+        def cut_in(self, heard: object) -> None:
+            taken.append(heard)
+
+    PacedChannel(_Takes([])).cut_in("emergency")
+    PacedChannel(Scripted([])).cut_in("emergency")  # a channel without it: nothing to do
+    assert taken == ["emergency"]

@@ -78,6 +78,12 @@ class PacedChannel:
         if attach is not None:
             attach(record, to_stream)
 
+    def cut_in(self, heard: Any) -> None:
+        """A command said before the session's first words (see VoiceChannel.cut_in), for the inner channel."""
+        cut_in = getattr(self.inner, "cut_in", None)
+        if cut_in is not None:
+            cut_in(heard)
+
     def notice(self, message: str) -> None:
         self.inner.notice(message)
 

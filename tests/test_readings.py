@@ -265,10 +265,15 @@ def test_the_real_grammars_wide_reading_hears_more_and_keeps_the_spoken_phrases(
         assert not set(wider.phrases()) & listener.not_heard, name
 
 
+def _real_wide(bundle: Bundle, name: str) -> Any:
+    """The wide listener of the real grammar `name`, with every grammar word as the model's vocabulary."""
+    vocabulary = frozenset(w for t in bundle.grammars.tables.values() for p, _ in t.phrases() for w in p.split())
+    return wide_listener(bundle.grammars.listener(name), vocabulary)
+
+
 def test_how_the_model_hears_no_im_not_is_a_no_and_never_beside_not_sure(bundle: Bundle) -> None:
     """bench/results/phrasings.md: "no I'm not" was heard as "no i not" by every voice, and refused."""
-    vocabulary = frozenset(w for t in bundle.grammars.tables.values() for p, _ in t.phrases() for w in p.split())
-    wider = wide_listener(bundle.grammars.listener("answers"), vocabulary)
+    wider = _real_wide(bundle, "answers")
     assert wider is not None
     grammar = bundle.grammars.listener("answers")
     taken = combine(interpret(vosk("no i not"), grammar), interpret(vosk("no i not"), wider, WIDE), wider)
@@ -280,18 +285,16 @@ def test_how_the_model_hears_no_im_not_is_a_no_and_never_beside_not_sure(bundle:
 
 def test_what_can_i_do_asks_for_the_advice(bundle: Bundle) -> None:
     """A natural way to ask, and how "what do I do" was heard most often (BENCHMARKS.md)."""
-    vocabulary = frozenset(w for t in bundle.grammars.tables.values() for p, _ in t.phrases() for w in p.split())
-    wider = wide_listener(bundle.grammars.listener("answers"), vocabulary)
+    wider = _real_wide(bundle, "answers")
     assert wider is not None and wider.understand("what can i do").intent == "advice"
     assert wider.understand("what can i say").intent == "help"
 
 
 def test_need_help_now_heard_as_need_help_know_is_the_emergency(bundle: Bundle) -> None:
     """A missed emergency in clean speech (BENCHMARKS.md: "now" heard as "know", 3 clips)."""
-    vocabulary = frozenset(w for t in bundle.grammars.tables.values() for p, _ in t.phrases() for w in p.split())
     for name in ("answers", "spread", "more"):
         grammar = bundle.grammars.listener(name)
-        wider = wide_listener(grammar, vocabulary)
+        wider = _real_wide(bundle, name)
         assert wider is not None
         heard = combine(interpret(vosk("need help know"), grammar), interpret(vosk("need help know"), wider, WIDE),
                         wider)

@@ -155,8 +155,7 @@ class VoiceChannel:
         if result.rejected:
             details["rejected"] = result.rejected
         self.show(f"(I heard: {result.text or 'nothing clear'})")
-        margin = capture.speech_margin_db
-        noisy = result.intent is None and margin is not None and margin < self.endpoint.doubt_below_db
+        noisy = result.intent is None and capture.noisy
         return Heard(text=result.text, intent=result.intent, confidence=result.confidence,
                      uncertain=result.uncertain, silence=not result.text, noisy=noisy, details=details)
 

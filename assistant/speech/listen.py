@@ -80,6 +80,8 @@ class Capture:
     """Monotonic time the recognition was final."""
     speech_margin_db: float | None = None
     """Loudest speech above the noise floor (dB), a rough signal-to-noise estimate."""
+    noisy: bool = False
+    """Speech was heard, but not far above the room's noise (`Endpointer.noisy`, on the raw audio)."""
 
 
 def listen_once(source: AudioSource, session: RecognitionSession, config: EndpointConfig,
@@ -133,4 +135,4 @@ def listen_once(source: AudioSource, session: RecognitionSession, config: Endpoi
         recognition = replace(recognition, uncertain=True)  # a noisy room: confirm risky answers
     return Capture(recognition=recognition, rule=rule, speech_start=endpointer.speech_started_at,
                    speech_end=endpointer.last_speech_at, audio_seconds=endpointer.elapsed, decided_at=clock(),
-                   speech_margin_db=room.speech_margin_db)
+                   speech_margin_db=room.speech_margin_db, noisy=room.noisy)

@@ -7,8 +7,9 @@ background, which then goes on for 6 s more, through the product's listening pat
 suppression, both readings). Two systems on the same clips:
 
 * `ours`: the product's end-of-speech rules (assistant/speech/endpoint.py), with the loud-room rules
-  `settled` and `answer_tail`;
-* `without_loud_rules`: the same with those two rules off (the rules before them).
+  `quieter`, `settled` and `answer_tail`;
+* `without_quieter`: the same without `quieter` (the user's voice fell back to the room's level);
+* `without_loud_rules`: without all three (the rules before them).
 
 Per condition: understood, wrong, dangerous (yes<->no, an emergency taken as anything else), nothing; and the
 decision time after the true end of the speech (median, p95), which here is what the user waits.
@@ -46,7 +47,9 @@ TAIL_S = 6.0
 CONDITIONS = ("tv10", "realbabble10", "realbabble5", "pink10")
 SYSTEMS: dict[str, EndpointConfig] = {
     "ours": EndpointConfig(),
-    "without_loud_rules": EndpointConfig(settled_time=float("inf"), answer_tail=float("inf")),
+    "without_quieter": EndpointConfig(own_drop_db=float("inf")),
+    "without_loud_rules": EndpointConfig(own_drop_db=float("inf"), settled_time=float("inf"),
+                                         answer_tail=float("inf")),
 }
 
 
@@ -93,8 +96,8 @@ def report(rows: list[dict], conditions: list[str], voices: int) -> str:
              "end). `tv` = real speech over real music, `realbabble` = recordings of real people talking, `pink` "
              "= pink noise; the number is the SNR in dB. Wait = audio time from the true end of the speech to "
              "the decision (what the user waits, before the reply is spoken). Systems: `ours` = the product; "
-             "`without_loud_rules` = the same without the `settled` and `answer_tail` end-of-speech rules "
-             "(assistant/speech/endpoint.py).", "",
+             "`without_quieter` = the same without the `quieter` end-of-speech rule; `without_loud_rules` = "
+             "without `quieter`, `settled` and `answer_tail` (assistant/speech/endpoint.py).", "",
              "| condition | system | understood | wrong | dangerous | nothing | wait median (ms) | wait p95 (ms) "
              "| rules |", "|---|---|---|---|---|---|---|---|---|"]
     for c in conditions:
@@ -109,17 +112,18 @@ def report(rows: list[dict], conditions: list[str], voices: int) -> str:
             rules = ", ".join(f"{k} {v}" for k, v in Counter(r["rule"] for r in mine).most_common())
             lines.append(f"| {c} | {s} | {right / len(mine):.1%} | {wrong} | {danger} | {len(mine) - right - wrong} "
                          f"| {np.median(waits):.0f} | {np.percentile(waits, 95):.0f} | {rules} |")
-    lines += ["", "## What the loud-room rules changed, clip by clip", "",
-              "Each clip's outcome without the rules -> with them (right, wrong, nothing).", "",
-              "| condition | " + " | ".join(f"{a} -> {b}" for a, b in CHANGES) + " |",
-              "|---|" + "---|" * len(CHANGES)]
     pairs: dict[tuple[str, str, str], dict[str, dict]] = defaultdict(dict)
     for r in rows:
         pairs[(r["phrase"], r["voice"], r["condition"])][r["system"]] = r
-    for c in conditions:
-        moved = Counter((_outcome(p["without_loud_rules"]), _outcome(p["ours"]))
-                        for (_, _, cond), p in pairs.items() if cond == c and len(p) == len(SYSTEMS))
-        lines.append(f"| {c} | " + " | ".join(str(moved[change]) for change in CHANGES) + " |")
+    for base in (s for s in SYSTEMS if s != "ours"):
+        lines += ["", f"## What ours changed against {base}, clip by clip", "",
+                  f"Each clip's outcome {base} -> ours (right, wrong, nothing).", "",
+                  "| condition | " + " | ".join(f"{a} -> {b}" for a, b in CHANGES) + " |",
+                  "|---|" + "---|" * len(CHANGES)]
+        for c in conditions:
+            moved = Counter((_outcome(p[base]), _outcome(p["ours"]))
+                            for (_, _, cond), p in pairs.items() if cond == c and base in p and "ours" in p)
+            lines.append(f"| {c} | " + " | ".join(str(moved[change]) for change in CHANGES) + " |")
     wrong_rows: dict[str, list[str]] = defaultdict(list)
     for r in rows:
         if r["system"] == "ours" and r["got"] is not None and r["got"] != r["intent"]:

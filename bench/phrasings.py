@@ -116,7 +116,7 @@ def hear(recognizer: VoskRecognizer, listener: Listener, samples: np.ndarray, fr
     result = capture.recognition
     latency = max(0.0, capture.decided_at - source.last_read_at)
     details = {"rule": capture.rule.value, "input_ended": capture.input_ended, "audio_s": capture.audio_seconds,
-               "reading": result.reading if result else "",
+               "reading": result.reading if result else "", "rejected": result.rejected if result else "",
                "readings": [{"text": r.text, "intent": r.intent, "reading": r.reading, "words": r.words}
                             for r in session.readings]}
     return (result.intent, result.text, latency, details) if result else (None, "", latency, details)
@@ -195,6 +195,11 @@ def report(data: dict, conditions: list[str], voices: int) -> str:
             n = right + wrong + nothing
             parts += [f"{right / n:.1%}" if n else "-", str(wrong), str(danger)]
         lines.append(f"| {c} | " + " | ".join(parts) + " |")
+    lines += ["", "## Not understood in clean speech, and why", "",
+              "Each phrasing that some voice said cleanly and ours did not take: per voice, what the two readings "
+              "heard (grammar | wide) and why nothing was taken. \"Not heard\" = neither reading holds the "
+              "phrase's words: the model (or the synthetic voice) is the limit, not the phrase tables.", ""]
+    lines += refused_clean(rows) or ["- none"]
     lines += ["", "## Distractors (nothing should be accepted)", "",
               "| system | clips | accepted | accepted as |", "|---|---|---|---|"]
     for s in systems:
@@ -214,6 +219,24 @@ def report(data: dict, conditions: list[str], voices: int) -> str:
         lines.append(f"| {phrase} | {intent} | " + " | ".join(cells) + " | "
                      + "; ".join(sorted(heard[phrase]))[:160] + " |")
     return "\n".join(lines) + "\n"
+
+
+def refused_clean(rows: list[dict]) -> list[str]:
+    """One line per phrasing not understood in clean speech by some voice (ours), with the measurement."""
+    out = []
+    misses = [r for r in rows if r["system"] == "ours" and r["condition"] == "clean" and r["got"] != r["intent"]]
+    for phrase in dict.fromkeys(r["phrase"] for r in misses):
+        wanted = " ".join(phrase.lower().split())
+        parts = []
+        for r in (m for m in misses if m["phrase"] == phrase):
+            texts = [x["text"] for x in r.get("readings", [])] or [r["text"]]
+            why = ("not heard" if not any(wanted in t for t in texts)
+                   else f"heard, refused: {r.get('rejected') or 'no table holds it'}")
+            taken = f", taken as {r['got']}" if r["got"] else ""
+            parts.append(f"{r['voice']}: '{' | '.join(texts)}' ({why}{taken})")
+        out.append(f"- **{phrase}** ({misses[[m['phrase'] for m in misses].index(phrase)]['intent']}): "
+                   + "; ".join(parts))
+    return out
 
 
 def main() -> int:

@@ -197,3 +197,42 @@ def test_speech_margin_separates_quiet_from_noisy_rooms() -> None:
     run(loud, noise(2.0, level=0.05) + tone(0.4, level=0.3) + noise(1.0, level=0.05, seed=3), "yes", True, 2.35)
     assert loud.speech_margin_db is not None and loud.speech_margin_db < 24 and loud.noisy
     assert Endpointer().speech_margin_db is None and not Endpointer().noisy
+
+
+def voice_over_room(lead: float, voice: float, tail: float, voice_level: float = 0.3,
+                    room_level: float = 0.1) -> bytes:
+    """A room that never goes quiet (bursts with short gaps, like other people talking), and the user's
+    louder voice over it for `voice` seconds after `lead`."""
+    def room(seconds: float) -> bytes:
+        return (tone(0.24, room_level) + noise(0.06, 0.03)) * round(seconds / 0.3)
+    return room(lead) + tone(voice, voice_level) + room(tail)
+
+
+def test_a_voice_that_falls_back_to_the_rooms_level_ends_the_turn_in_a_noisy_room() -> None:
+    ep = Endpointer()
+    decision, at = run(ep, voice_over_room(1.5, 0.6, 6.0), partial="what")  # no answer: before, max_length
+    assert ep.noisy
+    assert decision is Decision.QUIETER and 2.1 + 0.7 <= at <= 2.1 + 0.7 + 0.1 + CHUNK + 0.011  # 0.1: own_window
+
+
+def test_a_voice_no_louder_than_the_room_or_a_quiet_room_keeps_the_other_rules() -> None:
+    ep = Endpointer(config=EndpointConfig(max_utterance=3.0))
+    decision, _ = run(ep, voice_over_room(1.5, 0.6, 6.0, voice_level=0.1), partial="what")
+    assert decision is Decision.MAX_LENGTH  # the "voice" is the room itself: nothing to tell them apart by
+    ep = Endpointer()
+    decision, _ = run(ep, noise(0.3) + tone(0.5) + tone(0.6, 0.05) + noise(2.0, seed=2), partial="not")
+    assert not ep.noisy and decision is Decision.SILENCE  # a soft last word in a quiet room is waited for
+
+
+def test_the_quieter_rule_can_be_turned_off() -> None:
+    ep = Endpointer(config=EndpointConfig(own_drop_db=float("inf"), max_utterance=3.0))
+    decision, _ = run(ep, voice_over_room(1.5, 0.6, 6.0), partial="what")
+    assert decision is Decision.MAX_LENGTH
+
+
+def test_the_quieter_rule_waits_for_words() -> None:
+    """A loud start with no words in it (a noise suppressor settling on a new noise) never ends the turn early:
+    measured, it ended one before the user had begun."""
+    ep = Endpointer(config=EndpointConfig(max_utterance=3.0))
+    decision, _ = run(ep, voice_over_room(1.5, 0.6, 6.0), partial="")
+    assert decision is Decision.MAX_LENGTH

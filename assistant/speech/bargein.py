@@ -72,8 +72,9 @@ SPOTS_KEY = "emergency_spots"
 WAKE_GATE_S = 1.2
 """The gate of a wake fire looks at this much audio before it (s): about the phrase's length."""
 BARGE_IN_ENDPOINT = EndpointConfig(complete_silence=0.1, stable_time=0.15, end_silence=0.4, max_utterance=3.0,
-                                   no_speech_timeout=float("inf"))
-"""Short commands and a quick decision; never a timeout (listening lasts as long as the playback)."""
+                                   no_speech_timeout=float("inf"), own_drop_db=float("inf"))
+"""Short commands and a quick decision; never a timeout (listening lasts as long as the playback). The room
+rule `quieter` is off: over playback the "room" is the assistant's own echo, which the hear-out rules handle."""
 
 
 @dataclass(frozen=True)

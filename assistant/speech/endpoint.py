@@ -8,6 +8,9 @@ finished. Rules, first match wins (trailing silence = time since the last frame 
    (noise that never goes quiet, such as babble, cannot hold the turn open).
 3. `silence`: `end_silence` of trailing silence after any speech (if the recognizer then finds no words in
    it, the listening loop calls `forget_speech()` and listens on).
+3b. `quieter`: in a loud room (`loud_room`), once words have been heard, `end_silence` in which the level
+   (over `own_window`) never came within `own_drop_db` of the loudest the user has been in this utterance:
+   the user has stopped, and only the room, quieter than they are at the microphone, goes on.
 4. `settled`: after speech began, an answer is found in the words so far (inside them too: "no i didn't",
    "yes [unk]"; of either reading) and none of the words has changed for `settled_time`.
 5. `answer_tail`: an answer was first found in the words so far `answer_tail` ago (even if the recognizer has
@@ -50,6 +53,7 @@ class Decision(StrEnum):
     COMPLETE = "complete"
     STABLE = "stable"
     SILENCE = "silence"
+    QUIETER = "quieter"
     SETTLED = "settled"
     ANSWER_TAIL = "answer_tail"
     MAX_LENGTH = "max_length"
@@ -67,6 +71,13 @@ class EndpointConfig:
     no phrase begins a phrase of another meaning (checked at load), so a longer answer cannot change it."""
     end_silence: float = 0.7
     """Trailing silence that ends any utterance (s), like Home Assistant's default."""
+    own_drop_db: float = 9.0
+    """In a loud room, the user has stopped once the level has stayed this far below the loudest they have been
+    for `end_silence` (dB; inf: off). Other voices and the TV, quieter than the user at the microphone, keep
+    the plain silence rule from firing: without this, a reply not understood waited for the loud-room rules
+    or `max_utterance` (bench/results/loudroom.md)."""
+    own_window: float = 0.1
+    """The level the `quieter` rule compares is the mean power over this much recent audio (s)."""
     settled_time: float = 0.7
     """An answer found inside the words so far, unchanged this long, ends the turn while the room stays loud
     (s); as long as `end_silence`, so in a quiet room the silence rule nearly always comes first."""
@@ -102,6 +113,11 @@ class EndpointConfig:
     at the very first sample (talking over the tone) still counts as speech."""
     frame: float = 0.01
     """Analysis frame length (s)."""
+
+
+def _has_words(text: str) -> bool:
+    """The recognizer heard a word (not only "[unk]", its mark for a sound it has no word for)."""
+    return any(word != "[unk]" for word in text.split())
 
 
 def frame_dbfs(samples: array[int] | list[int]) -> float:
@@ -140,6 +156,13 @@ class Endpointer:
     background_db: float = -120.0
     """The background level as measured (dBFS): `floor_db` without the start-up cap."""
     _speech_background_db: float = -120.0
+    loud_room: bool | None = None
+    """Set by the listening loop: the room itself is loud (its raw level, before noise suppression). None: this
+    meter's own `noisy`."""
+    own_peak_db: float = -120.0
+    """The loudest the user has been in this utterance, over `own_window` (dBFS)."""
+    _own_loud_at: float = 0.0
+    _recent: deque[float] = field(default_factory=deque)
     _step: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -187,6 +210,14 @@ class Endpointer:
                 self._speech_background_db = self.background_db
         else:
             self._run = 0.0
+        self._recent.append(10 ** (level / 10))
+        if len(self._recent) > max(1, round(cfg.own_window / cfg.frame)):
+            self._recent.popleft()
+        smooth = 10 * math.log10(sum(self._recent) / len(self._recent))
+        if self.speech_started_at is not None and loud and level >= self.background_db + cfg.start_margin_db:
+            self.own_peak_db = max(self.own_peak_db, smooth)  # clearly above the room as measured, not the cap
+        if smooth >= self.own_peak_db - cfg.own_drop_db:
+            self._own_loud_at = self.elapsed
 
     def _floor(self, level: float) -> float:
         cfg = self.config
@@ -212,6 +243,9 @@ class Endpointer:
             return Decision.STABLE
         if trailing >= cfg.end_silence:
             return Decision.SILENCE
+        if self.elapsed - self._own_loud_at >= cfg.end_silence and _has_words(self._words) and (
+                self.noisy if self.loud_room is None else self.loud_room):
+            return Decision.QUIETER  # only once words were heard: not on a noise suppressor settling
         if holds_answer and self.elapsed - self._words_since >= cfg.settled_time:
             return Decision.SETTLED
         if self._answer_since is not None and self.elapsed - self._answer_since >= cfg.answer_tail:
@@ -245,6 +279,7 @@ class Endpointer:
         self.speech_started_at = self.last_speech_at = None
         self.peak_db = -120.0
         self._run = 0.0
+        self.own_peak_db = -120.0
         self._partial, self._partial_since = "", self.elapsed
         self._words, self._words_since, self._answer_since = "", self.elapsed, None
 

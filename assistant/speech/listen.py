@@ -112,7 +112,8 @@ def listen_once(source: AudioSource, session: RecognitionSession, config: Endpoi
         if front_end is not None:
             room.feed(pcm, "", False)  # the raw level only; its decisions are not used
             cleaned = front_end.process(pcm)  # always: the suppressor keeps learning the noise
-            if room.background_db >= front_end.config.min_noise_dbfs:
+            endpointer.loud_room = room.background_db >= front_end.config.min_noise_dbfs
+            if endpointer.loud_room:
                 pcm = cleaned
         session.feed(pcm)
         rule = endpointer.feed(pcm, session.partial, session.partial_is_complete, session.partial_holds_answer,
@@ -122,7 +123,7 @@ def listen_once(source: AudioSource, session: RecognitionSession, config: Endpoi
         recognition: Recognition | None = session.finish()
         if rule is Decision.TIMEOUT:
             recognition = None  # no speech was heard: words "recognized" in quiet are not trusted
-        elif rule is Decision.SILENCE and recognition is not None and not recognition.text \
+        elif rule in (Decision.SILENCE, Decision.QUIETER) and recognition is not None and not recognition.text \
                 and endpointer.speech_seconds < config.min_word_time \
                 and endpointer.elapsed < config.no_speech_timeout:
             endpointer.forget_speech()  # a short sound without words (cough, bang): keep listening

@@ -47,6 +47,10 @@ RETRY_MAX_SECONDS = 30.0
 """Longest wait between two tries to reopen the microphone (s)."""
 GUARD_SECONDS = 0.15
 """After our own voice, the wake detector stays deaf this much longer (s): room echo."""
+LOOK_AGAIN_SECONDS = 0.25
+"""When the check refuses a fire, it looks once more this much later if the model still fires (s): the model
+often fires before the phrase has ended, and the check then hears only "okay na" (bench/wake.py: 0.2 s later
+it heard "okay na boo")."""
 
 
 class State(StrEnum):
@@ -213,6 +217,9 @@ class Resident:
         cleaner = self.clean() if self.clean is not None else None
         recent: deque[tuple[bytes, bytes]] = deque()  # the last CHECK_SECONDS as (raw, cleaned) chunks
         held = 0
+        first_heard: str | None = None  # what the first look heard, while a second look is pending
+        look_again_in: float | None = None  # audio still to hear before the second look (s)
+        best = 0.0  # the model's highest probability after the first look
         while True:
             pcm = source.read()
             if pcm is None:
@@ -223,19 +230,37 @@ class Resident:
             while held - len(recent[0][0]) >= CHECK_SECONDS * 2 * source.rate:
                 held -= len(recent.popleft()[0])
             probability = self.detector.feed(cleaned)
-            if not self.detector.heard(probability):
+            if look_again_in is not None:  # a first look refused: the model may have fired before the phrase ended
+                look_again_in -= len(pcm) / 2 / source.rate
+                best = max(best, probability)
+                if look_again_in > 0:
+                    continue
+                look_again_in, probability = None, best
+                if not self.detector.heard(probability):
+                    self._refuse(first_heard, probability)
+                    self.detector.reset()
+                    recent.clear()
+                    held, first_heard = 0, None
+                    continue
+            elif not self.detector.heard(probability):
                 continue
             confirmed, checked = self._confirm(recent, cleaned_too=cleaner is not None)
             if not confirmed:
-                log.info("near miss at %.2f s (probability %.2f, heard %r): still waiting",
-                         self.stream_time(), probability, checked)
-                self.refused.append(checked or "")
+                if first_heard is None:
+                    first_heard, best, look_again_in = checked, 0.0, LOOK_AGAIN_SECONDS
+                    continue
+                self._refuse(f"{first_heard} / {checked}", probability)
                 self.detector.reset()
                 recent.clear()
-                held = 0
+                held, first_heard = 0, None
                 continue
             return Wake(phrase=self.phrase, probability=probability, stream_s=self.stream_time(),
                         decided_at=time.monotonic(), checked=checked)
+
+    def _refuse(self, heard: str | None, probability: float) -> None:
+        log.info("near miss at %.2f s (probability %.2f, heard %r): still waiting",
+                 self.stream_time(), probability, heard)
+        self.refused.append(heard or "")
 
     def _confirm(self, recent: deque[tuple[bytes, bytes]], *, cleaned_too: bool) -> tuple[bool, str | None]:
         """Whether the check confirms the wake in the raw audio or else (`cleaned_too`) in the cleaned audio,

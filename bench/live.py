@@ -1,12 +1,13 @@
 """Measurements in real time and in fresh processes: paced turns with spoken replies, cold start, footprints.
 
 Paced turns (`paced_turns`): a subset of clips is played through the product's own `FileSource` in real
-time (40 ms chunks, sleep-paced) into the product's `VoiceChannel` (tone, guard, recognizer, end-of-speech
-detector), then the reply is chosen by the real `Dialogue` and spoken by the product's `Speaker`
-(`Pyttsx3Synthesizer`, its cache prepared with `prompt_texts` as the product does, and finished before the
-first turn) into `WavFileOutput`, which notes the monotonic time of each reply's first sample. Each turn is
-positioned at a question of the clip's grammar (red-flag questions for `answers`). Measured from the moment
-the true end of speech would have been captured (turn start + true end time in the clip):
+time (40 ms chunks, sleep-paced) into the product's `VoiceChannel` (tone, guard, noise suppression,
+recognizer, end-of-speech detector), then the reply is chosen by the real `Dialogue` and spoken by the
+product's `Speaker` (`Pyttsx3Synthesizer`, its cache prepared with `prompt_texts` as the product does, and
+finished before the first turn) into `WavFileOutput`, which notes the monotonic time of each reply's first
+sample. Each turn is positioned at a question of the clip's grammar (red-flag questions for `answers`).
+Measured from the moment the true end of speech would have been captured (turn start + true end time in the
+clip):
 
 * decision: until `VoiceChannel.listen` returned the recognition;
 * response onset: until the first sample of the reply's audio was handed to the output.
@@ -38,6 +39,7 @@ def paced_turns(items: list[Item], clips: list[Clip], model_dir: Path, work: Pat
     from assistant.core.dialogue import Dialogue, Kind, State, Turn, Utterance
     from assistant.core.validate import load_bundle
     from assistant.speech.filesource import FileSource
+    from assistant.speech.frontend import FrontEnd
     from assistant.speech.recognizer import VoskRecognizer
     from assistant.speech.speaker import DEFAULT_RATE, Pyttsx3Synthesizer, Speaker, WavFileOutput
 
@@ -65,7 +67,8 @@ def paced_turns(items: list[Item], clips: list[Clip], model_dir: Path, work: Pat
     speaker.prepare(prepared)
     speaker.say(prepared[-1])  # renders run in order: once the last is ready, every prompt is cached
     prepare_s = time.monotonic() - started
-    channel = VoiceChannel(speaker=speaker, source=source, recognizer=recognizer, show=lambda _text: None)
+    channel = VoiceChannel(speaker=speaker, source=source, recognizer=recognizer, show=lambda _text: None,
+                           front_end=FrontEnd())  # as the product listens (scripts/run, tingle listen)
     dialogue = Dialogue(bundle.content, bundle.grammars)
     turns = []
     with Transcript(folder / "transcript.jsonl", bundle.content.version) as transcript:

@@ -636,13 +636,14 @@ NOISY_WAKE = b"\x35\x12" * CHUNK
 
 @dataclass
 class _RecordingCheck:
-    """Confirms only the cleaned audio (holding WAKE); records what each call heard."""
+    """Confirms only audio that holds `needs` (default the cleaned WAKE); records what each call heard."""
 
     heard: list[bytes] = field(default_factory=list)
+    needs: bytes = WAKE
 
     def confirm(self, pcm: bytes) -> tuple[bool, str]:
         self.heard.append(pcm)
-        return (WAKE in pcm, "okay na boo" if WAKE in pcm else "okay na")
+        return (self.needs in pcm, "okay na boo" if self.needs in pcm else "okay na")
 
 
 def test_the_model_hears_the_cleaned_audio_and_the_check_tries_the_raw_audio_first(bundle: Bundle,
@@ -682,23 +683,12 @@ class _EarlyDetector(FakeDetector):
         return {WAKE: 0.6, WAKE_END: 0.95}.get(pcm, 0.0)
 
 
-@dataclass
-class _WholeCheck:
-    """Confirms only audio that holds the end of the phrase too."""
-
-    heard: list[bytes] = field(default_factory=list)
-
-    def confirm(self, pcm: bytes) -> tuple[bool, str]:
-        self.heard.append(pcm)
-        return (WAKE_END in pcm, "okay na boo" if WAKE_END in pcm else "okay na")
-
-
 def test_a_fire_before_the_phrase_ends_gets_a_second_look(bundle: Bundle, tmp_path: Path) -> None:
     """bench/wake.py: the model crossed its cut-off at "okay na"; the check, run at once, refused it, and the
     reset model never fired again (pink noise: 4 of 6 misses)."""
     resident, _ = _resident(bundle, tmp_path, [FakeSource([QUIET, WAKE, WAKE_END, *[QUIET] * 10])],
                             [FakeChannel(["stop"])])
-    resident.detector, resident.check = _EarlyDetector(), _WholeCheck()
+    resident.detector, resident.check = _EarlyDetector(), _RecordingCheck(needs=WAKE_END)
     assert resident.run() == 0
     assert resident.refused == []
     wake = resident.sessions[0].wake
@@ -709,7 +699,7 @@ def test_a_fire_before_the_phrase_ends_gets_a_second_look(bundle: Bundle, tmp_pa
 
 def test_a_refused_fire_the_model_does_not_repeat_is_a_near_miss(bundle: Bundle, tmp_path: Path) -> None:
     resident, _ = _resident(bundle, tmp_path, [FakeSource([QUIET, WAKE, *[QUIET] * 10])], [])
-    resident.detector, resident.check = _EarlyDetector(), _WholeCheck()
+    resident.detector, resident.check = _EarlyDetector(), _RecordingCheck(needs=WAKE_END)
     assert resident.run() == 0
     assert resident.refused == ["okay na"] and resident.sessions == []
     assert len(resident.check.heard) == 1  # type: ignore[attr-defined]  # no second look: the model went quiet
@@ -717,6 +707,6 @@ def test_a_refused_fire_the_model_does_not_repeat_is_a_near_miss(bundle: Bundle,
 
 def test_a_near_miss_refused_twice_is_refused(bundle: Bundle, tmp_path: Path) -> None:
     resident, _ = _resident(bundle, tmp_path, [FakeSource([QUIET, WAKE, WAKE, *[QUIET] * 10])], [])
-    resident.detector, resident.check = _EarlyDetector(), _WholeCheck()
+    resident.detector, resident.check = _EarlyDetector(), _RecordingCheck(needs=WAKE_END)
     assert resident.run() == 0
     assert resident.refused == ["okay na / okay na"] and resident.sessions == []

@@ -236,26 +236,22 @@ class Resident:
                 if look_again_in > 0:
                     continue
                 look_again_in, probability = None, best
-                if not self.detector.heard(probability):
-                    self._refuse(first_heard, probability)
-                    self.detector.reset()
-                    recent.clear()
-                    held, first_heard = 0, None
-                    continue
             elif not self.detector.heard(probability):
                 continue
-            confirmed, checked = self._confirm(recent, cleaned_too=cleaner is not None)
-            if not confirmed:
+            heard = first_heard
+            if self.detector.heard(probability):
+                confirmed, checked = self._confirm(recent, cleaned_too=cleaner is not None)
+                if confirmed:
+                    return Wake(phrase=self.phrase, probability=probability, stream_s=self.stream_time(),
+                                decided_at=time.monotonic(), checked=checked)
                 if first_heard is None:
                     first_heard, best, look_again_in = checked, 0.0, LOOK_AGAIN_SECONDS
                     continue
-                self._refuse(f"{first_heard} / {checked}", probability)
-                self.detector.reset()
-                recent.clear()
-                held, first_heard = 0, None
-                continue
-            return Wake(phrase=self.phrase, probability=probability, stream_s=self.stream_time(),
-                        decided_at=time.monotonic(), checked=checked)
+                heard = f"{first_heard} / {checked}"
+            self._refuse(heard, probability)
+            self.detector.reset()
+            recent.clear()
+            held, first_heard = 0, None
 
     def _refuse(self, heard: str | None, probability: float) -> None:
         log.info("near miss at %.2f s (probability %.2f, heard %r): still waiting",

@@ -167,6 +167,7 @@ class Endpointer:
 
     def __post_init__(self) -> None:
         self._step = int(self.config.frame * self.sample_rate)
+        self._recent = deque(maxlen=max(1, round(self.config.own_window / self.config.frame)))
         if self._step < 1:  # a 0-sample frame would never consume the audio fed (an endless loop)
             raise AudioFileError(f"audio at {self.sample_rate} Hz cannot be analysed in {self.config.frame} s "
                                  "frames; use audio at 8000 Hz or more")
@@ -210,9 +211,7 @@ class Endpointer:
                 self._speech_background_db = self.background_db
         else:
             self._run = 0.0
-        self._recent.append(10 ** (level / 10))
-        if len(self._recent) > max(1, round(cfg.own_window / cfg.frame)):
-            self._recent.popleft()
+        self._recent.append(10 ** (level / 10))  # a deque of `own_window` (see __post_init__)
         smooth = 10 * math.log10(sum(self._recent) / len(self._recent))
         if self.speech_started_at is not None and loud and level >= self.background_db + cfg.start_margin_db:
             self.own_peak_db = max(self.own_peak_db, smooth)  # clearly above the room as measured, not the cap

@@ -227,15 +227,15 @@ def refused_clean(rows: list[dict]) -> list[str]:
     misses = [r for r in rows if r["system"] == "ours" and r["condition"] == "clean" and r["got"] != r["intent"]]
     for phrase in dict.fromkeys(r["phrase"] for r in misses):
         wanted = " ".join(phrase.lower().split())
+        mine = [m for m in misses if m["phrase"] == phrase]
         parts = []
-        for r in (m for m in misses if m["phrase"] == phrase):
+        for r in mine:
             texts = [x["text"] for x in r.get("readings", [])] or [r["text"]]
             why = ("not heard" if not any(wanted in t for t in texts)
                    else f"heard, refused: {r.get('rejected') or 'no table holds it'}")
             taken = f", taken as {r['got']}" if r["got"] else ""
             parts.append(f"{r['voice']}: '{' | '.join(texts)}' ({why}{taken})")
-        out.append(f"- **{phrase}** ({misses[[m['phrase'] for m in misses].index(phrase)]['intent']}): "
-                   + "; ".join(parts))
+        out.append(f"- **{phrase}** ({mine[0]['intent']}): " + "; ".join(parts))
     return out
 
 

@@ -390,6 +390,67 @@ def test_a_wake_fire_the_check_does_not_confirm_is_refused_and_said_why() -> Non
     assert refused.text == "okay now" and "speech check" in refused.why
 
 
+@dataclass
+class _WakeTwice(_WakeAt):
+    """Fires at the `at`-th chunk ("okay na", as the real model often does) and again `later` chunks on."""
+
+    later: int = 3
+
+    def feed(self, pcm: bytes) -> float:
+        self.fed += 1
+        return 0.9 if self.fed - 1 in (self.at, self.at + self.later) else 0.0
+
+
+@dataclass
+class _CheckSecond:
+    """Hears "okay na" at the first look and, when `hears_end`, the whole phrase at the second."""
+
+    hears_end: bool
+    heard: list[int] = field(default_factory=list)
+
+    def confirm(self, pcm: bytes) -> tuple[bool, str]:
+        self.heard.append(len(pcm))
+        whole = self.hears_end and len(self.heard) > 1
+        return whole, "okay na boo" if whole else "okay na"
+
+
+def _feed_noise(det: Any, seconds: float, seed: int) -> list[tuple[int, Any]]:
+    user = (np.random.default_rng(seed).normal(0, 3000, int(seconds * RATE))).clip(-32768, 32767)
+    taken = [det.feed(chunk, np.zeros(640), i * 0.04) for i, chunk in enumerate(_chunks(user))]
+    return [(i, t) for i, t in enumerate(taken) if t is not None]
+
+
+def test_a_wake_fire_over_playback_before_the_phrase_ends_gets_a_second_look() -> None:
+    """As when waiting (tests/test_resident.py): the check at the first fire heard only "okay na"."""
+    from assistant.speech.bargein import WAKE_INTENT
+
+    wake, check = _WakeTwice(at=30, later=4), _CheckSecond(hears_end=True)
+    det = _detector(wake, check)  # type: ignore[arg-type]
+    det.start()
+    ((index, taken),) = _feed_noise(det, 3, seed=4)
+    assert taken.intent == WAKE_INTENT and index >= 34  # taken at the second look, not the first
+    assert len(check.heard) == 2 and check.heard[1] > check.heard[0]  # the second look heard more
+    assert not [r for r in det.refused if r.text]
+
+
+def test_a_wake_fire_refused_at_both_looks_is_refused_with_what_each_heard() -> None:
+    det = _detector(_WakeTwice(at=30, later=4), _CheckSecond(hears_end=False))  # type: ignore[arg-type]
+    det.start()
+    assert _feed_noise(det, 3, seed=5) == []
+    (refused,) = [r for r in det.refused if r.text]
+    assert refused.text == "okay na / okay na" and "speech check" in refused.why
+
+
+def test_a_second_look_pending_when_a_new_sound_starts_is_forgotten() -> None:
+    check = _CheckSecond(hears_end=True)
+    det = _detector(_WakeTwice(at=30, later=100), check)  # type: ignore[arg-type]
+    det.start()
+    assert _feed_noise(det, 1.3, seed=6) == []  # fired at chunk 30 (1.2 s): the look is pending
+    det.start()
+    assert _feed_noise(det, 1, seed=7) == []
+    assert len(check.heard) == 1 and not [r for r in det.refused if r.text]
+
+
 def test_a_wake_fire_on_the_assistants_own_cancelled_voice_is_refused_by_the_gate() -> None:
     det = _detector(_WakeAt(at=150), _Check(answer=True))
     det.start()

@@ -12,7 +12,14 @@ import pytest
 from assistant.errors import ModelError
 from assistant.speech.audio import CHUNK_SECONDS, SAMPLE_RATE
 from assistant.speech.earcon import wake_earcon
-from assistant.speech.wakeword import DEFAULT_WAKE_PHRASE, WAKE_PHRASES, MicroWakeDetector, WakeWordError, wake_phrase
+from assistant.speech.wakeword import (
+    DEFAULT_WAKE_PHRASE,
+    WAKE_PHRASES,
+    MicroWakeDetector,
+    SecondLook,
+    WakeWordError,
+    wake_phrase,
+)
 
 CHUNK = int(SAMPLE_RATE * CHUNK_SECONDS)
 
@@ -147,3 +154,15 @@ def test_reset_lets_it_wake_again_and_forgets_half_a_phrase(detector: MicroWakeD
     detector.reset()
     detector.feed(np.asarray(half, dtype="<i2").tobytes())
     assert _fires(detector, np.zeros(SAMPLE_RATE, dtype=np.int16)) is None
+
+
+def test_the_second_look_waits_its_time_then_gives_the_best_probability_since_the_first() -> None:
+    look = SecondLook(seconds=0.25)
+    assert not look.pending and look.clear() is None
+    look.begin("okay na")
+    assert look.pending
+    assert [look.step(p, 0.08) for p in (0.2, 0.9, 0.4)] == [None, None, None]  # 0.24 s heard
+    assert look.step(0.1, 0.08) == 0.9
+    assert look.heard_both("okay na") == "okay na / okay na" and not look.pending
+    look.begin(None)
+    assert look.pending and look.clear() == ""

@@ -35,7 +35,15 @@ from assistant.core.validate import Bundle
 from assistant.errors import AssistantError, AudioDeviceError
 from assistant.speech.earcon import wake_earcon
 from assistant.speech.listen import AudioSource
-from assistant.speech.wakeword import CHECK_SECONDS, DEFAULT_WAKE_PHRASE, WAKE_PHRASES, Detector, Wake, WakePhrase
+from assistant.speech.wakeword import (
+    CHECK_SECONDS,
+    DEFAULT_WAKE_PHRASE,
+    WAKE_PHRASES,
+    Detector,
+    SecondLook,
+    Wake,
+    WakePhrase,
+)
 
 RESIDENT_SIGNALS = ("SIGTERM", "SIGHUP")
 """Signals that stop the loop: waiting just ends; a session in progress says its safety net first."""
@@ -47,10 +55,6 @@ RETRY_MAX_SECONDS = 30.0
 """Longest wait between two tries to reopen the microphone (s)."""
 GUARD_SECONDS = 0.15
 """After our own voice, the wake detector stays deaf this much longer (s): room echo."""
-LOOK_AGAIN_SECONDS = 0.25
-"""When the check refuses a fire, it looks once more this much later if the model still fires (s): the model
-often fires before the phrase has ended, and the check then hears only "okay na" (bench/wake.py: 0.2 s later
-it heard "okay na boo")."""
 
 
 class State(StrEnum):
@@ -217,9 +221,7 @@ class Resident:
         cleaner = self.clean() if self.clean is not None else None
         recent: deque[tuple[bytes, bytes]] = deque()  # the last CHECK_SECONDS as (raw, cleaned) chunks
         held = 0
-        first_heard: str | None = None  # what the first look heard, while a second look is pending
-        look_again_in: float | None = None  # audio still to hear before the second look (s)
-        best = 0.0  # the model's highest probability after the first look
+        look = SecondLook()
         while True:
             pcm = source.read()
             if pcm is None:
@@ -230,28 +232,28 @@ class Resident:
             while held - len(recent[0][0]) >= CHECK_SECONDS * 2 * source.rate:
                 held -= len(recent.popleft()[0])
             probability = self.detector.feed(cleaned)
-            if look_again_in is not None:  # a first look refused: the model may have fired before the phrase ended
-                look_again_in -= len(pcm) / 2 / source.rate
-                best = max(best, probability)
-                if look_again_in > 0:
+            if look.pending:  # a first look refused: the model may have fired before the phrase ended
+                best = look.step(probability, len(pcm) / 2 / source.rate)
+                if best is None:
                     continue
-                look_again_in, probability = None, best
+                probability = best
             elif not self.detector.heard(probability):
                 continue
-            heard = first_heard
             if self.detector.heard(probability):
                 confirmed, checked = self._confirm(recent, cleaned_too=cleaner is not None)
                 if confirmed:
                     return Wake(phrase=self.phrase, probability=probability, stream_s=self.stream_time(),
                                 decided_at=time.monotonic(), checked=checked)
-                if first_heard is None:
-                    first_heard, best, look_again_in = checked, 0.0, LOOK_AGAIN_SECONDS
+                if not look.pending:
+                    look.begin(checked)
                     continue
-                heard = f"{first_heard} / {checked}"
+                heard = look.heard_both(checked)
+            else:
+                heard = look.clear()
             self._refuse(heard, probability)
             self.detector.reset()
             recent.clear()
-            held, first_heard = 0, None
+            held = 0
 
     def _refuse(self, heard: str | None, probability: float) -> None:
         log.info("near miss at %.2f s (probability %.2f, heard %r): still waiting",

@@ -56,6 +56,7 @@ from assistant.errors import AssistantError, ContentError, ModelError
 from assistant.speech.echo import Block, EchoCanceller, EchoConfig, StreamingCanceller, erle_db
 from assistant.speech.endpoint import Decision, EndpointConfig, Endpointer
 from assistant.speech.recognizer import UNK
+from assistant.speech.wakeword import CHECK_SECONDS, SecondLook
 
 log = logging.getLogger(__name__)
 BARGE_IN = "bargein"
@@ -67,6 +68,8 @@ KEPT_PERCENTILE = 75
 LEARNING = ("it began while the echo canceller was still learning the room, when the assistant's own voice "
             "passes almost untouched")
 """Why an utterance over a fresh canceller is refused."""
+NOT_CHECKED = "the speech check did not hear the phrase"
+"""Why a wake fire the check refused (at both looks) is refused."""
 SPOTS_KEY = "emergency_spots"
 """The barge-in grammar's list of emergency words heard anywhere (grammars/bargein/bargein.yaml)."""
 WAKE_GATE_S = 1.2
@@ -233,6 +236,8 @@ class BargeInDetector:
     """Confirms each fire of `wake` (an assistant.speech.wakeword.SpeechCheck); None: the fire and the gate suffice."""
     _recent: deque[bytes] = field(default_factory=deque, init=False, repr=False)
     """The canceller's last CHECK_SECONDS of output, for the wake check."""
+    _look: SecondLook = field(default_factory=SecondLook, init=False, repr=False)
+    """A refused wake fire's second look, as when waiting (assistant.speech.wakeword.SecondLook)."""
     _canceller: StreamingCanceller = field(init=False, repr=False)
     _endpointer: Endpointer = field(init=False, repr=False)
     _session: Any = field(default=None, init=False, repr=False)
@@ -272,6 +277,7 @@ class BargeInDetector:
         self._recent.clear()
         self._over = False
         self.overhang = b""
+        self._look.clear()
         if self.wake is not None:
             self.wake.reset()
 
@@ -358,29 +364,43 @@ class BargeInDetector:
         """The wake phrase heard by its model in the canceller's output `out`, gated and checked; else None."""
         if self.wake is None:
             return None
-        from assistant.speech.wakeword import CHECK_SECONDS
-
         self._recent.append(out)
         while sum(len(p) for p in self._recent) - len(self._recent[0]) > CHECK_SECONDS * self.rate * 2:
             self._recent.popleft()
-        if not self.wake.heard(self.wake.feed(out)):
+        probability = self.wake.feed(out)
+        if self._look.pending:  # a first look refused: the model may have fired before the phrase ended
+            best = self._look.step(probability, len(out) / 2 / self.rate)
+            if best is None:
+                return None
+            if not self.wake.heard(best):
+                self.wake.reset()
+                self._refuse(self._look.clear() or "", f"the wake model fired; {NOT_CHECKED}", None, now)
+                return None
+        elif not self.wake.heard(probability):
             return None
-        self.wake.reset()
         spoken = self.wake.phrase.spoken
         end = self._endpointer.elapsed
+        refusal: tuple[str, str, float | None] | None = None
+        kept = None
         if self._unlearnt(end - WAKE_GATE_S, end):
-            self._refuse(spoken, f"the wake model fired; {LEARNING}", None, now)
-            return None
-        kept = self._kept_db(end - WAKE_GATE_S, end)
-        if kept is not None and kept < self.config.min_kept_db:
-            self._refuse(spoken, f"the wake model fired, too little above the cancelled echo ({kept:.1f} dB)",
-                         kept, now)
-            return None
-        if self.wake_check is not None:
+            refusal = spoken, f"the wake model fired; {LEARNING}", None
+        else:
+            kept = self._kept_db(end - WAKE_GATE_S, end)
+            if kept is not None and kept < self.config.min_kept_db:
+                refusal = (spoken, f"the wake model fired, too little above the cancelled echo ({kept:.1f} dB)",
+                           kept)
+        if refusal is None and self.wake_check is not None:
             confirmed, heard = self.wake_check.confirm(b"".join(self._recent))
-            if not confirmed:
-                self._refuse(heard, "the wake model fired; the speech check did not hear the phrase", kept, now)
+            if not confirmed and not self._look.pending:
+                self._look.begin(heard)  # looked at once: the model keeps listening, and is asked again soon
                 return None
+            if not confirmed:
+                refusal = self._look.heard_both(heard), f"the wake model fired; {NOT_CHECKED}", kept
+        self.wake.reset()
+        self._look.clear()
+        if refusal is not None:
+            self._refuse(*refusal, now)
+            return None
         self._drop_utterance()
         self._preroll.clear()
         self._recent.clear()

@@ -210,6 +210,50 @@ class SpeechCheck:
         return any(f" {p} " in padded for p in self.phrases.wake), heard
 
 
+LOOK_AGAIN_SECONDS = 0.25
+"""When the check refuses a fire, it looks once more this much later if the model still fires (s): the model
+often fires before the phrase has ended, and the check then hears only "okay na" (bench/wake.py: 0.2 s later
+it heard "okay na boo")."""
+
+
+@dataclass
+class SecondLook:
+    """A refused fire's one second look, `seconds` of audio later, if the model has fired again meanwhile
+    (the waiting loop and the barge-in detector share it). Pure: it counts audio, it hears nothing."""
+
+    seconds: float = LOOK_AGAIN_SECONDS
+    """Audio to hear after the first look before the second (s)."""
+    first_heard: str | None = field(default=None, init=False)
+    """What the first look's check heard, while the second look is pending (None: none pending)."""
+    _left: float = field(default=0.0, init=False, repr=False)
+    _best: float = field(default=0.0, init=False, repr=False)
+
+    @property
+    def pending(self) -> bool:
+        return self.first_heard is not None
+
+    def begin(self, heard: str | None) -> None:
+        """The first look refused; `heard` is what its check heard."""
+        self.first_heard, self._left, self._best = heard or "", self.seconds, 0.0
+
+    def step(self, probability: float, seconds: float) -> float | None:
+        """While pending: take the model's `probability` on `seconds` more audio. None until the wait is
+        over, then the highest probability since the first look (the caller then looks again or refuses)."""
+        self._left -= seconds
+        self._best = max(self._best, probability)
+        return None if self._left > 1e-9 else self._best
+
+    def heard_both(self, second: str | None) -> str:
+        """What both looks heard ("first / second"), for the refusal; the look is then over."""
+        first, self.first_heard = self.first_heard or "", None
+        return f"{first} / {second or ''}"
+
+    def clear(self) -> str | None:
+        """Forget a pending look; what its first look heard (None: none was pending)."""
+        first, self.first_heard = self.first_heard, None
+        return first
+
+
 @dataclass(frozen=True)
 class Wake:
     """One detected wake phrase."""

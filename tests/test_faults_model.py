@@ -6,6 +6,7 @@ behind is cleaned on the next run. Mostly with a small fake archive; the real mo
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -244,3 +245,41 @@ def test_setup_repairs_same_size_corruption_of_the_real_model(real_copy: Path, m
     assert "installed" in provision.provision(real_copy)
     modelstore.check_model()
     assert "ready" in provision.provision(real_copy)
+
+
+# --- a model folder Vosk loads but cannot use -------------------------------------------------------------------
+
+def _own_model_without_ivector(real_copy: Path) -> Path:
+    """A user's own model (no stamp, no manifest, no uuid: nothing to check against) lacking ivector/."""
+    shutil.rmtree(real_copy / "ivector")
+    for name in (modelstore.STAMP, "uuid", "README"):
+        (real_copy / name).unlink(missing_ok=True)
+    return real_copy
+
+
+@pytest.mark.parametrize("command", ["recognize", "session"])
+def test_a_model_without_ivector_is_a_clear_error_not_a_traceback(real_copy: Path, tmp_path: Path,
+                                                                   command: str) -> None:
+    """Vosk loaded such a model, then raised a bare "Failed to create a recognizer": a Python traceback."""
+    from voice_support import require_voice_stack, run_cli, write_turn
+
+    from bench.corpus import TEST_VOICES
+
+    require_voice_stack()
+    model = _own_model_without_ivector(real_copy)
+    wav = write_turn(tmp_path / "yes.wav", "yes", TEST_VOICES[0])
+    transcript = tmp_path / "t.jsonl"
+    args = (["recognize", "--model", model, wav] if command == "recognize"
+            else ["--model", model, "--audio-in", wav, "--audio-out", tmp_path / "out.wav", "--fast",
+                  "--transcript", transcript])
+    result = run_cli(args, tmp_path, timeout=120)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    said = [line for line in result.stderr.splitlines() if line.startswith("tingle:")]
+    assert said and all(str(model) in line and "ivector" in line and "scripts/setup" in line for line in said), \
+        result.stderr
+    if command == "session":
+        assert "ivector" in result.stdout  # told in the conversation too (printed and spoken)
+        log = [json.loads(line) for line in transcript.read_text(encoding="utf-8").splitlines()]
+        assert [e["event"] for e in log][-1] == "end" and log[-1]["how"] == "input failed"
+        assert any(e["event"] == "error" and "ivector" in e["message"] for e in log)

@@ -191,7 +191,9 @@ def _converse(args: argparse.Namespace, bundle: Bundle, channel: Channel, transc
         print(f"(Transcript saved to {transcript_path})", file=sys.stderr)
     if output_error:
         print(f"tingle: the output could not be written ({output_error}).", file=sys.stderr)
-    return 1 if failed or output_error else 0
+    if outcome.error:  # the model, the microphone or an audio file failed: closed safely, but not a success
+        print(f"tingle: the session was cut short: {outcome.error}", file=sys.stderr)
+    return 1 if failed or output_error or outcome.error else 0
 
 
 def _check(argv: list[str]) -> int:

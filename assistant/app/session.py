@@ -63,6 +63,8 @@ class Outcome:
     """Every event was written."""
     how: str
     """'closed' (the conversation ended), 'end of input', 'input failed', or 'interrupted: <why>'."""
+    error: str = ""
+    """With 'input failed': what failed (the model, the microphone, an audio file), in words."""
 
 
 def run_session(dialogue: Dialogue, channel: Channel, transcript: Recorder) -> Outcome:
@@ -75,7 +77,7 @@ def run_session(dialogue: Dialogue, channel: Channel, transcript: Recorder) -> O
     """
     journal = _Log(transcript, channel)
     reply = dialogue.start()
-    how = "closed"
+    how, error = "closed", ""
     try:
         _deliver(channel, reply)
         journal.turn(None, reply, at_node="opening")
@@ -87,7 +89,7 @@ def run_session(dialogue: Dialogue, channel: Channel, transcript: Recorder) -> O
             except AssistantError as exc:
                 channel.notice(str(exc))
                 journal.event("error", node=at_node, message=str(exc))
-                heard, how = None, "input failed"
+                heard, how, error = None, "input failed", str(exc)
             if heard is None:
                 how = "end of input" if how == "closed" else how
                 turn = Turn(intent="stop", text=f"({how})")
@@ -107,7 +109,7 @@ def run_session(dialogue: Dialogue, channel: Channel, transcript: Recorder) -> O
         journal.event("end", node=reply.node, level=reply.level, how=how)
         raise
     journal.event("end", node=reply.node, level=reply.level, how=how)
-    return Outcome(reply=reply, transcript_ok=not journal.failed, how=how)
+    return Outcome(reply=reply, transcript_ok=not journal.failed, how=how, error=error)
 
 
 def _close_safely(dialogue: Dialogue, channel: Channel, journal: _Log, reply: Reply, how: str) -> Reply:

@@ -104,7 +104,10 @@ class VoskRecognizer:
         key = (str(sample_rate), *phrases)
         recognizer = self._recognizers.get(key)
         if recognizer is None:
-            recognizer = vosk.KaldiRecognizer(self._model, float(sample_rate), json.dumps([*phrases, UNK]))
+            try:
+                recognizer = vosk.KaldiRecognizer(self._model, float(sample_rate), json.dumps([*phrases, UNK]))
+            except Exception as exc:  # vosk raises a bare Exception ("Failed to create a recognizer")
+                raise ModelError(_recognizer_failure(self.model_dir, exc)) from exc
             recognizer.SetWords(True)
             recognizer.SetMaxAlternatives(MAX_ALTERNATIVES)
             self._recognizers[key] = recognizer
@@ -125,6 +128,13 @@ class VoskRecognizer:
             if wider is not None:
                 wide = Reading(self._recognizer(grammar_phrases(wider), sample_rate), wider, WIDE)
         return RecognitionSession(grammar=grammar, wide=wide, sample_rate=sample_rate)
+
+
+def _recognizer_failure(model_dir: Path, exc: Exception) -> str:
+    """What to tell the user when Vosk loaded the model but cannot make a recognizer from it."""
+    why = " (it has no ivector/ folder)" if not (model_dir / "ivector").is_dir() else ""
+    return (f"the speech model at {model_dir} is incomplete{why}: Vosk could not make a recognizer from it "
+            f"({exc}). Run scripts/setup to reinstall the model, or pass a complete Vosk model with --model.")
 
 
 @dataclass

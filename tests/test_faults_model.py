@@ -252,7 +252,7 @@ def test_setup_repairs_same_size_corruption_of_the_real_model(real_copy: Path, m
 def _own_model_without_ivector(real_copy: Path) -> Path:
     """A user's own model (no stamp, no manifest, no uuid: nothing to check against) lacking ivector/."""
     shutil.rmtree(real_copy / "ivector")
-    for name in (modelstore.STAMP, "uuid", "README"):
+    for name in (modelstore.STAMP, modelstore.FILE_LIST, "uuid", "README"):
         (real_copy / name).unlink(missing_ok=True)
     return real_copy
 
@@ -283,3 +283,100 @@ def test_a_model_without_ivector_is_a_clear_error_not_a_traceback(real_copy: Pat
         log = [json.loads(line) for line in transcript.read_text(encoding="utf-8").splitlines()]
         assert [e["event"] for e in log][-1] == "end" and log[-1]["how"] == "input failed"
         assert any(e["event"] == "error" and "ivector" in e["message"] for e in log)
+
+
+# --- damaged copies passed with --model: checked before Vosk reads them (Vosk segfaults on a cut graph) -------
+
+def test_setup_writes_the_file_list_and_adds_it_to_an_older_install(pin: Path, tmp_path: Path) -> None:
+    target = installed(tmp_path)
+    assert modelstore.read_file_list(target) == modelstore.MANIFEST
+    (target / modelstore.FILE_LIST).unlink()  # installed by an older version
+    assert "ready" in provision.provision(target)
+    assert fetch_count() == 1  # not fetched again
+    assert modelstore.read_file_list(target) == modelstore.MANIFEST
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "same-size"])
+def test_a_damaged_copy_with_a_file_list_is_refused_before_vosk_reads_it(pin: Path, tmp_path: Path,
+                                                                         damage: str) -> None:
+    copy = tmp_path / "elsewhere" / "mine"
+    shutil.copytree(installed(tmp_path), copy)
+    modelstore.resolve_model(copy)
+    modelstore.check_model(copy)
+    path = copy / "graph" / "Gr.fst"
+    if damage == "missing":
+        path.unlink()
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:100])
+    else:
+        corrupt_same_size(path)
+    problem = {"missing": "is missing", "truncated": "has 100 bytes, expected 500", "same-size": "is corrupt"}[damage]
+    if damage != "same-size":  # every start: sizes only
+        with pytest.raises(ModelError, match=rf"{copy}.*graph/Gr\.fst {problem}.*scripts/setup"):
+            modelstore.resolve_model(copy)
+    else:
+        modelstore.resolve_model(copy)
+    with pytest.raises(ModelError, match=rf"graph/Gr\.fst {problem}"):  # tingle check: every sha256
+        modelstore.check_model(copy)
+
+
+def test_an_unreadable_file_list_is_a_clear_error(pin: Path, tmp_path: Path) -> None:
+    target = installed(tmp_path)
+    (target / modelstore.FILE_LIST).write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelError, match=r"file list .*cannot be read"):
+        modelstore.resolve_model(target)
+
+
+def test_a_users_own_model_with_an_empty_file_is_refused(tmp_path: Path) -> None:
+    model = tmp_path / "own"
+    for name in ("am/final.mdl", "conf/model.conf", "graph/HCLr.fst", "graph/Gr.fst"):
+        (model / name).parent.mkdir(parents=True, exist_ok=True)
+        (model / name).write_bytes(b"x")
+    modelstore.resolve_model(model)
+    (model / "graph" / "HCLr.fst").write_bytes(b"")
+    with pytest.raises(ModelError, match=r"graph/HCLr\.fst is empty"):
+        modelstore.resolve_model(model)
+
+
+def _cut(path: Path, keep: int = 1_000_000) -> None:
+    with path.open("r+b") as stream:
+        stream.truncate(keep)
+
+
+@pytest.mark.parametrize("kind", ["with its file list", "a copy without a file list (known by its uuid)"])
+def test_a_cut_graph_is_a_clear_error_in_check_recognize_and_a_session(real_copy: Path, tmp_path: Path,
+                                                                        kind: str) -> None:
+    """A cut graph/HCLr.fst made Vosk segfault (exit 139) with no message; `tingle check` said OK."""
+    from voice_support import require_voice_stack, run_cli, write_turn
+
+    from bench.corpus import TEST_VOICES
+
+    require_voice_stack()
+    if kind.startswith("a copy without"):
+        (real_copy / modelstore.FILE_LIST).unlink(missing_ok=True)
+    else:
+        assert modelstore.read_file_list(real_copy) == modelstore.MANIFEST, "scripts/setup writes the file list"
+    _cut(real_copy / "graph" / "HCLr.fst")
+    wav = write_turn(tmp_path / "yes.wav", "yes", TEST_VOICES[0])
+    for args in (["check", "--model", real_copy], ["recognize", "--model", real_copy, wav],
+                 ["--model", real_copy, "--audio-in", wav, "--audio-out", tmp_path / "out.wav", "--fast",
+                  "--transcript", tmp_path / "t.jsonl"]):
+        result = run_cli(args, tmp_path, timeout=120)
+        assert result.returncode == 1, (args, result.returncode, result.stderr)
+        lines = [line for line in result.stderr.splitlines() if line.startswith("tingle:")]
+        assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+        assert str(real_copy) in lines[0] and "graph/HCLr.fst has 1000000 bytes" in lines[0], lines[0]
+        assert "scripts/setup" in lines[0], lines[0]
+
+
+def test_check_reports_a_model_vosk_crashes_on(real_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A user's own model (nothing to compare its files with): `tingle check` loads it in a child process, so
+    Vosk's segfault is reported as a damaged model instead of ending tingle."""
+    for name in (modelstore.STAMP, modelstore.FILE_LIST, "uuid", "README"):
+        (real_copy / name).unlink(missing_ok=True)
+    assert cli.main(["check", "--model", str(real_copy)]) == 0
+    _cut(real_copy / "graph" / "HCLr.fst")
+    assert cli.main(["check", "--model", str(real_copy)]) == 1
+    err = capsys.readouterr().err
+    assert f"the speech model at {real_copy} is damaged: Vosk crashed reading it (SIGSEGV" in err, err
+    assert "HCLr.fst" in err and "scripts/setup" in err, err

@@ -209,9 +209,11 @@ def _check(argv: list[str]) -> int:
     if args.no_model:
         return 0
     from assistant.models.modelstore import check_model, check_vocabulary
+    from assistant.speech.recognizer import trial_load
 
     model_dir = check_model(args.model)  # every file's checksum
     check_vocabulary(bundle.grammars, model_dir)
+    trial_load(model_dir)  # in a child process: a model Vosk crashes on is reported, not fatal
     print(f"model {model_dir}: every grammar word is in its vocabulary: OK")
     return 0
 

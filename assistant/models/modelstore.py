@@ -51,6 +51,12 @@ MANIFEST: dict[str, tuple[int, str]] = {
     "ivector/splice.conf": (35, "9f0c5f7c82d18eaf25d8bce470efa9f7741f88411fe428774bc0a9bb69a24756"),
 }
 _REQUIRED_ANY_MODEL = ("am/final.mdl", "conf/model.conf")
+FILE_LIST = ".manifest"
+"""Written into the model folder by provisioning: JSON {"model": name, "files": {path: [size, sha256]}}, every
+file of the model. A copy of the folder carries it, so `--model COPY` is checked file by file (sizes at every
+start, sha256 by `tingle check`) before Vosk reads it: Vosk crashes (SIGSEGV) on a cut graph file."""
+REPAIR_COPY = ("Copy the model folder again from a good install (scripts/setup puts one in models/), "
+               "or pass another model with --model.")
 
 
 def resolve_model(explicit: Path | None = None) -> Path:
@@ -65,23 +71,96 @@ def resolve_model(explicit: Path | None = None) -> Path:
 
 
 def check_model(explicit: Path | None = None) -> Path:
-    """Like `resolve_model`, but the pinned model's every file is checked against its sha256 (`tingle check`)."""
+    """Like `resolve_model`, but every file with a known sha256 is checked against it (`tingle check`)."""
     chosen = explicit or (Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None)
     if chosen is None:
         verify_pinned(DEFAULT_MODEL_DIR, deep=True)
         return DEFAULT_MODEL_DIR
-    verify_any(chosen)
+    verify_any(chosen, deep=True)
     return chosen
 
 
-def verify_any(model_dir: Path) -> None:
-    """Check that `model_dir` looks like a complete Vosk model."""
+def verify_any(model_dir: Path, *, deep: bool = False) -> None:
+    """Check that `model_dir` is a complete Vosk model, before Vosk reads it (Vosk crashes on a cut file).
+
+    A folder with a file list (FILE_LIST, written by provisioning), or a copy of the pinned model (its uuid
+    file), has every file's size checked, and with `deep` its sha256. Any other folder (a user's own model):
+    the files Vosk needs are present, and no model file is empty."""
     if not model_dir.is_dir():
         raise ModelError(f"no speech model at {model_dir}. {HOW_TO_GET}")
     missing = [name for name in _REQUIRED_ANY_MODEL if not (model_dir / name).is_file()]
     if missing or not (model_dir / "graph").is_dir():
         raise ModelError(f"the speech model at {model_dir} is incomplete (missing {', '.join(missing) or 'graph/'}). "
                          f"{HOW_TO_GET}")
+    files = read_file_list(model_dir)
+    if files is None and _is_pinned_copy(model_dir):
+        files = MANIFEST
+    if files is not None:
+        problems = file_problems(model_dir, files, deep=deep)
+        hint = REPAIR_COPY
+        if files is MANIFEST:
+            hint = (f"It is a copy of {MODEL_NAME} (its uuid file says so). {REPAIR_COPY} "
+                    "If you changed it on purpose, delete its uuid file.")
+    else:
+        problems = [f"{path.relative_to(model_dir)} is empty" for path in _model_files(model_dir)
+                    if path.stat().st_size == 0]
+        hint = REPAIR_COPY
+    if problems:
+        raise ModelError(f"the speech model at {model_dir} is partial or corrupt: {'; '.join(problems[:3])}. {hint}")
+
+
+def _is_pinned_copy(model_dir: Path) -> bool:
+    """Whether the folder says it is the pinned model (its uuid file is the pinned one's)."""
+    if "uuid" not in MANIFEST:
+        return False
+    size, digest = MANIFEST["uuid"]
+    path = model_dir / "uuid"
+    return path.is_file() and path.stat().st_size == size and sha256_file(path) == digest
+
+
+def _model_files(model_dir: Path) -> list[Path]:
+    """The files Vosk reads: everything under the model's folders (am/, conf/, graph/, ivector/, ...)."""
+    return sorted(p for folder in model_dir.iterdir() if folder.is_dir() for p in folder.rglob("*") if p.is_file())
+
+
+def file_problems(model_dir: Path, files: dict[str, tuple[int, str]], *, deep: bool,
+                  known: dict[str, Any] | None = None) -> list[str]:
+    """What is wrong with `model_dir` against `files` (path -> (size, sha256)): missing, wrong size, and with
+    `deep` (or for a file whose fingerprint differs from `known`, when given) a wrong sha256."""
+    problems = []
+    for name, (size, digest) in files.items():
+        path = model_dir / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+            continue
+        info = path.stat()
+        if info.st_size != size:
+            problems.append(f"{name} has {info.st_size} bytes, expected {size}")
+        elif (deep or (known is not None and known.get(name) != fingerprint(info))) and sha256_file(path) != digest:
+            problems.append(f"{name} is corrupt (checksum differs)")
+    return problems
+
+
+def file_list_text() -> str:
+    """The FILE_LIST of the pinned model (written beside its files once they are verified against MANIFEST)."""
+    rows = ",\n".join(f"  {json.dumps(name)}: [{size}, {json.dumps(digest)}]"
+                      for name, (size, digest) in MANIFEST.items())
+    return f'{{\n "model": {json.dumps(MODEL_NAME)},\n "files": {{\n{rows}\n }}\n}}\n'  # one line per file
+
+
+def read_file_list(model_dir: Path) -> dict[str, tuple[int, str]] | None:
+    """The folder's FILE_LIST (None when it has none). One that cannot be read is a ModelError."""
+    path = model_dir / FILE_LIST
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        files = {str(n): (int(s), str(d)) for n, (s, d) in data["files"].items()}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelError(f"the file list {path} of the speech model cannot be read ({exc}). {REPAIR_COPY}") from exc
+    if not files or any(Path(n).is_absolute() or ".." in Path(n).parts for n in files):
+        raise ModelError(f"the file list {path} of the speech model is not valid. {REPAIR_COPY}")
+    return files
 
 
 def verify_pinned(model_dir: Path, *, deep: bool) -> None:
@@ -90,18 +169,8 @@ def verify_pinned(model_dir: Path, *, deep: bool) -> None:
     verified (so same-size corruption is caught, and an unchanged model costs no hashing)."""
     if not model_dir.is_dir():
         raise ModelError(f"the speech model is not installed (looked in {model_dir}). {HOW_TO_GET}")
-    known = {} if deep else read_stamp(model_dir).get("files", {})
-    problems = []
-    for name, (size, digest) in MANIFEST.items():
-        path = model_dir / name
-        if not path.is_file():
-            problems.append(f"{name} is missing")
-            continue
-        info = path.stat()
-        if info.st_size != size:
-            problems.append(f"{name} has {info.st_size} bytes, expected {size}")
-        elif known.get(name) != fingerprint(info) and sha256_file(path) != digest:
-            problems.append(f"{name} is corrupt (checksum differs)")
+    known = None if deep else read_stamp(model_dir).get("files", {})
+    problems = file_problems(model_dir, MANIFEST, deep=deep, known=known)
     if problems:
         raise ModelError(f"the speech model at {model_dir} is partial or corrupt: {'; '.join(problems[:3])}. "
                          f"Run scripts/setup again to repair it.")

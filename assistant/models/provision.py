@@ -2,9 +2,11 @@
 
 Uses Maven (the machine's ordinary client for Maven Central) to fetch the archive by its coordinates,
 checks the archive's sha256 against the value recorded in `assistant.models.modelstore`, unpacks `assets/model-en-us/`
-beside the target (`models/.unpacking-*`), verifies every file's sha256 against the manifest, then swaps it in:
-the old model is renamed aside (`models/.old-*`), the new one renamed into place, and only then is the old one
-deleted. A kill at any moment leaves either the old model or the new one in place, never a mixture.
+beside the target (`models/.unpacking-*`), verifies every file's sha256 against the manifest, writes the file
+list beside them (`.manifest`: every file's size and sha256, so a copy of the folder passed with --model can be
+checked before Vosk reads it), then swaps it in: the old model is renamed aside (`models/.old-*`), the new one
+renamed into place, and only then is the old one deleted. A kill at any moment leaves either the old model or
+the new one in place, never a mixture.
 
 Every run first takes a lock (`models/.<name>.lock`, so two runs cannot interleave) and removes what an
 interrupted run left behind: `models/.unpacking-*`, `models/.old-*`, and download folders
@@ -30,8 +32,10 @@ from assistant.models.modelstore import (
     AAR_MODEL_PREFIX,
     AAR_SHA256,
     DEFAULT_MODEL_DIR,
+    FILE_LIST,
     MAVEN_COORDS,
     STAMP,
+    file_list_text,
     read_stamp,
     sha256_file,
     stamp_text,
@@ -82,6 +86,7 @@ def unpack(archive: Path, target: Path) -> None:
                     sink.flush()
                     os.fsync(sink.fileno())
         verify_pinned(staging, deep=True)
+        _write_file_list(staging)
         _write_stamp(staging, AAR_SHA256)
         swap_in(staging, target)
     finally:
@@ -113,6 +118,20 @@ def _write_stamp(folder: Path, archive_sha256: str) -> None:
     temporary = folder / f"{STAMP}.tmp"
     temporary.write_text(stamp_text(folder, archive_sha256), encoding="utf-8")
     os.replace(temporary, folder / STAMP)
+
+
+def _write_file_list(folder: Path) -> None:
+    """Write the model's file list (modelstore.FILE_LIST) atomically, so copies of the folder can be checked."""
+    temporary = folder / f"{FILE_LIST}.tmp"
+    temporary.write_text(file_list_text(), encoding="utf-8")
+    os.replace(temporary, folder / FILE_LIST)
+
+
+def _file_list_current(folder: Path) -> bool:
+    try:
+        return (folder / FILE_LIST).read_text(encoding="utf-8") == file_list_text()
+    except (OSError, UnicodeDecodeError):
+        return False  # none, or unreadable: written again
 
 
 def _sync_folder(folder: Path) -> None:
@@ -193,6 +212,8 @@ def provision(target: Path = DEFAULT_MODEL_DIR) -> str:
             else:
                 if not read_stamp(target):  # an older stamp without fingerprints: record them now
                     _write_stamp(target, AAR_SHA256)
+                if not _file_list_current(target):  # installed by an older version: add the file list
+                    _write_file_list(target)
                 return f"speech model ready at {target}"
         elif target.exists():
             why = "the copy there was never completed"

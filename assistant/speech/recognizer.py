@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -128,6 +131,37 @@ class VoskRecognizer:
             if wider is not None:
                 wide = Reading(self._recognizer(grammar_phrases(wider), sample_rate), wider, WIDE)
         return RecognitionSession(grammar=grammar, wide=wide, sample_rate=sample_rate)
+
+
+TRIAL = ("import sys, vosk; vosk.SetLogLevel(-1); "
+         "vosk.KaldiRecognizer(vosk.Model(sys.argv[1]), 16000.0, '[\"yes\", \"[unk]\"]')")
+"""What a session does first: load the model, make a grammar recognizer (a cut graph file crashes Vosk here)."""
+
+
+def trial_load(model_dir: Path, timeout: float = 300.0) -> None:
+    """Load the model and make a recognizer in a child process (`tingle check`): a model Vosk crashes on
+    (SIGSEGV on a damaged graph file) or cannot use is a ModelError here, instead of ending tingle later."""
+    try:
+        result = subprocess.run([sys.executable, "-c", TRIAL, str(model_dir)], capture_output=True, text=True,
+                                timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        raise ModelError(f"loading the speech model at {model_dir} took over {timeout:.0f} s; it may be damaged. "
+                         "Run scripts/setup to reinstall it, or pass another model with --model.") from exc
+    if result.returncode == 0:
+        return
+    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if "ERROR" in line or "Exception" in line] or lines[-1:]
+    said = f": {errors[-1]}" if errors else ""
+    if result.returncode < 0:
+        try:
+            name = signal.Signals(-result.returncode).name
+        except ValueError:
+            name = f"signal {-result.returncode}"
+        how = f"Vosk crashed reading it ({name}{said})"
+    else:
+        how = f"Vosk could not load it (exit status {result.returncode}{said})"
+    raise ModelError(f"the speech model at {model_dir} is damaged: {how}. "
+                     "Run scripts/setup to reinstall it, or pass a complete Vosk model with --model.")
 
 
 def _recognizer_failure(model_dir: Path, exc: Exception) -> str:

@@ -22,6 +22,10 @@ class ContentError(AssistantError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class UsageError(AssistantError):
+    """Command-line options that cannot be used together: names the options and what to change."""
+
+
 class ModelError(AssistantError):
     """The speech model is missing, partial, corrupt or lacks a word we need."""
 

@@ -366,6 +366,54 @@ def test_tingle_recognize_refuses_a_zero_hz_wav_at_once(tmp_path: Path, spoken: 
     assert '"intent": "no"' in first, result.stdout
 
 
+# --- an output option naming the user's recording -------------------------------------------------------------
+
+@pytest.mark.parametrize("case", ["session --audio-out", "session --transcript", "listen --audio-out"])
+@pytest.mark.parametrize("spelling", ["same path", "another spelling", "symlink", "hard link"])
+def test_an_output_naming_an_audio_in_file_is_refused_before_anything_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        case: str, spelling: str) -> None:
+    """`--audio-out rec.wav` with `--audio-in rec.wav` overwrote the user's recording (listen has no
+    --transcript: its --transcript-dir is a folder)."""
+    from assistant.app import cli
+
+    command, option = case.split()
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+    recording = put(tmp_path, "rec.wav", wav_file(tone(440, 0.5, SAMPLE_RATE), SAMPLE_RATE))
+    before = recording.read_bytes()
+    output = {"same path": recording, "another spelling": Path("sub/../rec.wav"),
+              "symlink": tmp_path / "link.wav", "hard link": tmp_path / "hard.wav"}[spelling]
+    (tmp_path / "sub").mkdir()
+    if spelling == "symlink":
+        output.symlink_to(recording)
+    elif spelling == "hard link":
+        os.link(recording, output)
+    first = ["listen"] if command == "listen" else []
+    status = cli.main([*first, "--audio-in", str(put(tmp_path, "other.wav", before)), str(recording),
+                       option, str(output), "--fast"])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert f"tingle: {option} {output} is the same file as --audio-in {recording}" in err, err
+    assert f"Choose another path for {option}" in err, err
+    assert recording.read_bytes() == before
+    assert not (tmp_path / "state").exists()  # no transcript started either
+
+
+def test_outputs_are_compared_with_each_other_and_distinct_paths_pass(tmp_path: Path) -> None:
+    import argparse
+
+    from assistant.app.cli import refuse_overwriting_inputs
+    from assistant.errors import UsageError
+
+    recording = put(tmp_path, "rec.wav", b"RIFF")
+    args = argparse.Namespace(audio_in=[recording], audio_out=tmp_path / "out.wav", transcript=tmp_path / "t.jsonl")
+    refuse_overwriting_inputs(args)
+    args.transcript = tmp_path / "out.wav"
+    with pytest.raises(UsageError, match=r"--transcript .*out\.wav is the same file as --audio-out"):
+        refuse_overwriting_inputs(args)
+
+
 def test_hang_helper_really_interrupts() -> None:
     with pytest.raises(Hang), time_limit(0.2):
         while True:

@@ -15,7 +15,7 @@ from assistant.app.session import Channel, SessionInterrupted, run_session, sign
 from assistant.app.transcript import Transcript, TranscriptError, default_path
 from assistant.core.dialogue import Dialogue, Reply, Turn
 from assistant.core.validate import Bundle, load_bundle
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, UsageError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("assistant")
@@ -104,6 +104,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGPIPE
 
 
+def refuse_overwriting_inputs(args: argparse.Namespace) -> None:
+    """Raise UsageError when an output option (--audio-out, --transcript) names an --audio-in file or the other
+    output: writing it would destroy the user's recording. Checked before anything is opened or written."""
+    inputs = [("--audio-in", path) for path in getattr(args, "audio_in", None) or []]
+    outputs = [(option, path) for option, path in (("--audio-out", getattr(args, "audio_out", None)),
+                                                    ("--transcript", getattr(args, "transcript", None)))
+               if path is not None]
+    for index, (option, path) in enumerate(outputs):
+        for other, existing in inputs + outputs[:index]:
+            if _same_file(path, existing):
+                raise UsageError(f"{option} {path} is the same file as {other} {existing}: writing it would "
+                                 f"overwrite it. Choose another path for {option}.")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same file on disk when both exist (hard links, symlinks too),
+    else the same resolved path."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError as exc:
+        raise UsageError(f"cannot compare {a} with {b} ({exc.strerror or exc}); check both paths.") from exc
+
+
 def _bundle(args: argparse.Namespace) -> Bundle:
     return load_bundle(args.content, args.grammars)
 
@@ -132,6 +157,7 @@ class _NoTranscript:
 
 
 def _run(args: argparse.Namespace) -> int:
+    refuse_overwriting_inputs(args)  # before anything is written (not even a spoken error to --audio-out)
     bundle = _bundle(args)
     transcript_path = args.transcript or default_path()
     region = (args.region or region_from_environment() or "").upper() or None

@@ -566,7 +566,7 @@ def listen_main(argv: list[str]) -> int:
     AssistantError (bad options, a missing model) is raised for the caller to print."""
     args = listen_parser().parse_args(argv)
     _log_to_stderr(args.quiet)
-    from assistant.app.cli import region_from_environment
+    from assistant.app.cli import refuse_overwriting_inputs, region_from_environment
     from assistant.app.voice import prompt_texts
     from assistant.core.validate import load_bundle
     from assistant.models.modelstore import check_vocabulary, resolve_model
@@ -575,6 +575,7 @@ def listen_main(argv: list[str]) -> int:
     from assistant.speech.speaker import Output, Pyttsx3Synthesizer, SoundDeviceOutput, Speaker, WavFileOutput
     from assistant.speech.wakeword import MicroWakeDetector, SpeechCheck, wake_phrase
 
+    refuse_overwriting_inputs(args)  # --audio-out naming an --audio-in recording: refused before it is opened
     bundle = load_bundle(args.content, args.grammars)
     region = (args.region or region_from_environment() or "").upper() or None
     if region and region not in bundle.content.regions:

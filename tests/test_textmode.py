@@ -400,3 +400,51 @@ def test_check_into_a_closed_pipe_stops_quietly(tmp_path: Path) -> None:
     err = proc.stderr.decode()
     assert "Traceback" not in err and "BrokenPipe" not in err, err
     assert proc.returncode == 128 + signal.SIGPIPE
+
+
+# ----------------------------------------------------------------------------------------- option values
+@pytest.mark.parametrize(("args", "named"), [
+    (["--volume", "nan"], "--volume: 'nan' is out of range: use a number from 0 to 1"),
+    (["--volume", "inf"], "--volume: 'inf' is out of range"),
+    (["--volume", "-0.5"], "--volume: '-0.5' is out of range: use a number from 0 to 1"),
+    (["--volume", "1.01"], "--volume: '1.01' is out of range"),
+    (["--volume", "loud"], "--volume: 'loud' is not a number from 0 to 1"),
+    (["--rate", "0"], "--rate: '0' is out of range: use a whole number from 100 to 275"),
+    (["--rate", "-175"], "--rate: '-175' is out of range"),
+    (["--rate", "9999"], "--rate: '9999' is out of range"),
+    (["--rate", "nan"], "--rate: 'nan' is not a whole number from 100 to 275"),
+    (["listen", "--volume", "nan"], "--volume: 'nan' is out of range"),
+    (["listen", "--rate", "50"], "--rate: '50' is out of range"),
+    (["listen", "--wake-cutoff", "nan"], "--wake-cutoff: 'nan' is out of range: use a number between 0 and 1"),
+    (["listen", "--wake-cutoff", "-0.2"], "--wake-cutoff: '-0.2' is out of range"),
+    (["listen", "--wake-cutoff", "1"], "--wake-cutoff: '1' is out of range"),
+    (["listen", "--wake-cutoff", "0"], "--wake-cutoff: '0' is out of range"),
+    (["listen", "--simulate-echo", "nan"], "--simulate-echo: 'nan' is out of range: use a number from -60 to 20"),
+    (["listen", "--simulate-echo=-inf"], "--simulate-echo: '-inf' is out of range"),
+    (["listen", "--simulate-echo", "-100"], "--simulate-echo: '-100' is out of range"),
+    (["listen", "--simulate-echo", "40"], "--simulate-echo: '40' is out of range"),
+])
+def test_option_values_out_of_range_are_refused_with_the_option_and_its_range(
+        args: list[str], named: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """nan, inf and negatives were taken (`--volume nan` reached the synthesizer)."""
+    from assistant.app import cli
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([*args, "--text"] if args[0] != "listen" else args)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: argument {named}" in err, err
+    assert "Traceback" not in err
+
+
+def test_option_values_in_range_are_taken() -> None:
+    from assistant.app import cli
+    from assistant.app.resident import listen_parser
+    from assistant.speech.speaker import MAX_RATE, MIN_RATE
+
+    assert cli.RATE_RANGE == (MIN_RATE, MAX_RATE)
+    run = cli._run_parser().parse_args(["--rate", "100", "--volume", "0"])
+    assert (run.rate, run.volume) == (100, 0.0)
+    listen = listen_parser().parse_args(["--rate", "275", "--volume", "1", "--wake-cutoff", "0.35",
+                                         "--simulate-echo", "-6"])
+    assert (listen.rate, listen.volume, listen.wake_cutoff, listen.simulate_echo) == (275, 1.0, 0.35, -6.0)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,31 @@ from assistant.errors import AssistantError, UsageError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("assistant")
+RATE_RANGE = (100, 275)
+"""--rate, words per minute: assistant.speech.speaker's MIN_RATE, MAX_RATE (not imported: text mode stays light)."""
+ECHO_RANGE_DB = (-60.0, 20.0)
+"""--simulate-echo: the loudspeaker's voice at the microphone, relative to what is played (dB)."""
+
+
+def in_range(low: float, high: float, *, integer: bool = False, open_ends: bool = False,
+             ) -> Callable[[str], float]:
+    """An argparse type: a finite number from `low` to `high` (`open_ends`: strictly between). Anything else
+    (nan, inf, out of range, not a number) is refused by argparse with the option's name and this range."""
+    allowed = (f"{'a whole number' if integer else 'a number'} "
+               + (f"between {low:g} and {high:g} (not {low:g} or {high:g} themselves)" if open_ends
+                  else f"from {low:g} to {high:g}"))
+
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {allowed}") from None
+        inside = low < value < high if open_ends else low <= value <= high
+        if not math.isfinite(value) or not inside:
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range: use {allowed}")
+        return value
+
+    return parse
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -36,8 +62,9 @@ def add_speech_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio-out", type=Path, default=None, metavar="WAV",
                         help="write what the assistant says to this WAV file instead of the speakers")
     parser.add_argument("--voice", default=None, help="speech voice (espeak-ng voice name, e.g. en-us)")
-    parser.add_argument("--rate", type=int, default=None, help="speaking rate in words per minute")
-    parser.add_argument("--volume", type=float, default=None, help="speaking volume, 0.0 to 1.0")
+    parser.add_argument("--rate", type=in_range(*RATE_RANGE, integer=True), default=None,
+                        help=f"speaking rate in words per minute, {RATE_RANGE[0]} to {RATE_RANGE[1]}")
+    parser.add_argument("--volume", type=in_range(0.0, 1.0), default=None, help="speaking volume, 0.0 to 1.0")
     parser.add_argument("--no-tone", action="store_true", help="no listening tone before each answer")
     parser.add_argument("--region", default=None,
                         help="country code for the emergency number (GB: 999, US: 911, ...); default: "

@@ -517,7 +517,7 @@ def stream_locator(stream: Any) -> Callable[[float], dict[str, Any]]:
 
 def listen_parser() -> argparse.ArgumentParser:
     """The options of `tingle listen` (also used by `tingle install-service` to check what it writes)."""
-    from assistant.app.cli import add_common_options, add_speech_options
+    from assistant.app.cli import ECHO_RANGE_DB, add_common_options, add_speech_options, in_range
 
     parser = argparse.ArgumentParser(
         prog="tingle listen",
@@ -526,17 +526,19 @@ def listen_parser() -> argparse.ArgumentParser:
     add_common_options(parser)
     parser.add_argument("--wake-phrase", default=DEFAULT_WAKE_PHRASE, choices=sorted(WAKE_PHRASES),
                         help=f"what wakes the assistant (default: {DEFAULT_WAKE_PHRASE})")
-    parser.add_argument("--wake-cutoff", type=float, default=None, metavar="P",
-                        help="wake when the model's probability is above P (0..1; default: the phrase's own)")
+    parser.add_argument("--wake-cutoff", type=in_range(0.0, 1.0, open_ends=True), default=None, metavar="P",
+                        help="wake when the model's probability is above P (between 0 and 1; default: the "
+                             "phrase's own)")
     parser.add_argument("--no-check", action="store_true",
                         help="take every wake of the wake-phrase model, without the speech recognizer's second check")
     parser.add_argument("--no-pacing", action="store_true",
                         help='no "wait" ... "go on" hold, and a fixed no-speech timeout')
     parser.add_argument("--no-barge-in", action="store_true",
                         help="do not listen while speaking (no stop, repeat, wait ... over the assistant's voice)")
-    parser.add_argument("--simulate-echo", type=float, default=None, metavar="DB",
+    parser.add_argument("--simulate-echo", type=in_range(*ECHO_RANGE_DB), default=None, metavar="DB",
                         help="with --audio-in: mix in the assistant's own voice as a microphone would hear it "
-                             "from a loudspeaker in a room, DB dB relative to what is played (e.g. -6)")
+                             "from a loudspeaker in a room, DB dB relative to what is played (e.g. -6; "
+                             f"{ECHO_RANGE_DB[0]:g} to {ECHO_RANGE_DB[1]:g})")
     parser.add_argument("--transcript-dir", type=Path, default=None, metavar="DIR",
                         help="one transcript per session goes here (default: ~/.local/state/tingle/transcripts/)")
     parser.add_argument("--device", default=None, help="microphone: number or name from `tingle devices`")

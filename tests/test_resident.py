@@ -315,7 +315,7 @@ def test_a_failing_session_is_recorded_and_the_loop_goes_on(bundle: Bundle, tmp_
     broken = FakeChannel([RuntimeError("a bug in the channel")])
     resident, _ = _resident(bundle, tmp_path, [source], [broken, FakeChannel(["stop"])])
     with caplog.at_level(logging.ERROR, logger="assistant.app.resident"):
-        assert resident.run() == 0
+        assert resident.run() == 1  # the loop went on, but the recording's end says a session failed
     assert resident.sessions[0].how == "failed: a bug in the channel"
     assert resident.sessions[1].how == "closed"
     assert "the session failed" in caplog.text
@@ -323,6 +323,24 @@ def test_a_failing_session_is_recorded_and_the_loop_goes_on(bundle: Bundle, tmp_
     assert "call 999" in said and "Say okay nabu to start again" in said
     failed = _transcripts(tmp_path)[0]
     assert [e["event"] for e in failed][-2:] == ["error", "end"]
+
+
+def test_a_model_failing_mid_session_closes_it_safely_and_the_exit_status_says_so(
+        bundle: Bundle, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A session whose model failed was closed with the advice, and the recording's end was exit 0."""
+    from assistant.errors import ModelError
+
+    source = FakeSource([WAKE, QUIET, WAKE, QUIET])
+    broken = FakeChannel([ModelError("the speech model at /m is damaged. Run scripts/setup")])
+    resident, _ = _resident(bundle, tmp_path, [source], [broken, FakeChannel(["stop"])])
+    with caplog.at_level(logging.ERROR, logger="assistant.app.resident"):
+        assert resident.run() == 1
+    assert [r.how for r in resident.sessions] == ["input failed", "closed"]
+    assert "1 session(s) failed or were cut short (first: input failed)" in caplog.text
+    assert any("scripts/setup" in n for n in broken.notices)
+    assert any("Goodbye" in text for text in broken.said)
+    failed = _transcripts(tmp_path)[0]
+    assert failed[-1]["event"] == "end" and failed[-1]["how"] == "input failed"
 
 
 def test_a_lost_microphone_is_announced_and_reopened_with_back_off(bundle: Bundle, tmp_path: Path,
@@ -390,13 +408,37 @@ def test_a_real_sigterm_is_turned_into_a_clean_stop(bundle: Bundle, tmp_path: Pa
 
 
 def test_an_unwritable_transcript_folder_does_not_stop_the_conversation(bundle: Bundle, tmp_path: Path) -> None:
+    """The conversation goes on; the notice names listen's own option, and the recording's end is exit 1 (it
+    was 0, and the notice named --transcript, which listen does not have)."""
     (tmp_path / "t").write_text("a file, not a folder")
     channel = FakeChannel(["stop"])
     resident, _ = _resident(bundle, tmp_path, [FakeSource([WAKE])], [channel])
-    assert resident.run() == 0
-    assert resident.sessions[0].how == "closed"
-    assert any("not being saved" in n for n in channel.notices)
+    assert resident.run() == 1
+    assert resident.sessions[0].how == "closed" and not resident.sessions[0].transcript_ok
+    (notice,) = [n for n in channel.notices if "not being saved" in n]
+    assert "--transcript-dir DIR" in notice and "--transcript PATH" not in notice, notice
     assert any("Goodbye" in text for text in channel.said)
+
+
+@pytest.mark.parametrize("kind", ["a file", "under a file"])
+def test_listen_refuses_an_unusable_transcript_dir_at_start(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            kind: str) -> None:
+    from assistant.app import cli
+
+    (tmp_path / "f").write_text("a file, not a folder")
+    folder = tmp_path / "f" if kind == "a file" else tmp_path / "f" / "t"
+    assert cli.main(["listen", "--transcript-dir", str(folder), "--audio-in", str(tmp_path / "none.wav")]) == 1
+    err = capsys.readouterr().err
+    assert f"tingle: cannot write transcripts in {folder} (" in err, err
+    assert "Choose a writable folder with --transcript-dir DIR." in err and "--transcript PATH" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]  # no test file left behind
+
+
+def test_listen_start_check_leaves_a_usable_folder_as_it_was(tmp_path: Path) -> None:
+    from assistant.app.resident import check_transcript_folder
+
+    check_transcript_folder(tmp_path / "t")
+    assert (tmp_path / "t").is_dir() and list((tmp_path / "t").iterdir()) == []
 
 
 # ----------------------------------------------------------------------------- the stream of recordings

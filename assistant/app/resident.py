@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import secrets
 import sys
 import time
 from collections import deque
@@ -32,7 +34,8 @@ from assistant.app.session import Channel, SessionInterrupted, run_session, sign
 from assistant.app.transcript import Transcript, TranscriptError, default_path
 from assistant.core.dialogue import Dialogue, Reply, Turn
 from assistant.core.validate import Bundle
-from assistant.errors import AssistantError, AudioDeviceError
+from assistant.errors import AssistantError, AudioDeviceError, PrivateFileError
+from assistant.privatefile import open_private
 from assistant.speech.earcon import wake_earcon
 from assistant.speech.listen import AudioSource
 from assistant.speech.wakeword import (
@@ -46,6 +49,8 @@ from assistant.speech.wakeword import (
 )
 
 RESIDENT_SIGNALS = ("SIGTERM", "SIGHUP")
+TRANSCRIPT_DIR_OPTION = "--transcript-dir DIR"
+"""How the user chooses another transcript folder (named when it cannot be written)."""
 """Signals that stop the loop: waiting just ends; a session in progress says its safety net first."""
 log = logging.getLogger(__name__)
 
@@ -171,8 +176,8 @@ class Resident:
         return self.clock() - origin
 
     def run(self) -> int:
-        """Run until the recording ends (0), a signal stops it (128 + signal number), or the microphone
-        cannot be reopened within `max_retries` (1)."""
+        """Run until the recording ends (0; 1 when a session failed or was not saved), a signal stops it
+        (128 + signal number), or the microphone cannot be reopened within `max_retries` (1)."""
         self._set(State.STARTING)
         if self.stream_origin is None:
             self.stream_origin = self.clock()
@@ -205,9 +210,22 @@ class Resident:
             if wake is None:
                 log.info("the recording has ended after %.2f s; %d session(s)", self.stream_time(),
                          len(self.sessions))
-                return 0
+                return self._status()
             self.converse(wake)
             self._tell(f"I'm here if you need me: say {self.phrase.spoken}.")
+
+    def _status(self) -> int:
+        """The exit status at the end of a recording: 1 when a session failed or was cut short by a failing
+        input (the model, the microphone), or its transcript was not (fully) saved; else 0."""
+        failed = [r for r in self.sessions if r.how == "input failed" or r.how.startswith("failed")]
+        unsaved = [r for r in self.sessions if not r.transcript_ok and r not in failed]
+        if failed:
+            log.error("%d session(s) failed or were cut short (first: %s); see the messages above",
+                      len(failed), failed[0].how)
+        if unsaved:
+            log.error("%d session(s) not fully saved (first: %s); choose a writable folder with %s",
+                      len(unsaved), unsaved[0].transcript, TRANSCRIPT_DIR_OPTION)
+        return 1 if failed or unsaved else 0
 
     def _set(self, state: State) -> None:
         self.state = state
@@ -294,7 +312,8 @@ class Resident:
         self._set(State.IN_SESSION)
         path = self.config.transcript_dir / default_path().name
         record = SessionRecord(wake=wake, transcript=path)
-        transcript = Transcript(path, self.bundle.content.version, exclusive=True)  # a fresh, unique name
+        transcript = Transcript(path, self.bundle.content.version, exclusive=True,  # a fresh, unique name
+                                choose_with=TRANSCRIPT_DIR_OPTION)
         channel: Channel | None = None
         recorder: _Recorder = _NoTranscript()
         try:
@@ -310,7 +329,8 @@ class Resident:
                    probability=round(wake.probability, 3), stream_s=round(wake.stream_s, 3), checked=wake.checked,
                    **self.where(wake.stream_s))
             outcome = run_session(dialogue, channel, recorder)
-            record.how, record.level, record.transcript_ok = outcome.how, outcome.reply.level, outcome.transcript_ok
+            record.how, record.level = outcome.how, outcome.reply.level
+            record.transcript_ok = outcome.transcript_ok and recorder is transcript  # else it was never opened
         except (SessionInterrupted, KeyboardInterrupt):
             record.how = "interrupted"
             raise
@@ -515,6 +535,19 @@ def stream_locator(stream: Any) -> Callable[[float], dict[str, Any]]:
     return where
 
 
+def check_transcript_folder(folder: Path) -> None:
+    """Raise TranscriptError, naming --transcript-dir, when no transcript can be written in `folder` (a file,
+    a read-only place, ...): found at start, not after the first woken session. A test file is made and removed."""
+    probe = folder / f".tingle-write-test-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        os.close(open_private(probe, append=False, exclusive=True))
+        probe.unlink()
+    except (PrivateFileError, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise TranscriptError(f"cannot write transcripts in {folder} ({reason}). "
+                              f"Choose a writable folder with {TRANSCRIPT_DIR_OPTION}.") from exc
+
+
 def listen_parser() -> argparse.ArgumentParser:
     """The options of `tingle listen` (also used by `tingle install-service` to check what it writes)."""
     from assistant.app.cli import ECHO_RANGE_DB, add_common_options, add_speech_options, in_range
@@ -564,7 +597,8 @@ def _log_to_stderr(quiet: bool) -> None:
 
 def listen_main(argv: list[str]) -> int:
     """`tingle listen ...`: build the resident loop from the options and run it. Returns the exit status
-    (0 at the end of a recording, 128 + N when stopped by signal N, 1 when the microphone never came back).
+    (0 at the end of a recording, 128 + N when stopped by signal N, 1 when the microphone never came back or
+    a session failed or was not saved).
     AssistantError (bad options, a missing model) is raised for the caller to print."""
     args = listen_parser().parse_args(argv)
     _log_to_stderr(args.quiet)
@@ -578,6 +612,7 @@ def listen_main(argv: list[str]) -> int:
     from assistant.speech.wakeword import MicroWakeDetector, SpeechCheck, wake_phrase
 
     refuse_overwriting_inputs(args)  # --audio-out naming an --audio-in recording: refused before it is opened
+    check_transcript_folder(args.transcript_dir or default_path().parent)
     bundle = load_bundle(args.content, args.grammars)
     region = (args.region or region_from_environment() or "").upper() or None
     if region and region not in bundle.content.regions:

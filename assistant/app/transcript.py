@@ -66,6 +66,8 @@ class Transcript:
     max_field: int = MAX_FIELD_CHARS
     exclusive: bool = False
     """Refuse to open a file that already exists (for a fresh default path), instead of appending."""
+    choose_with: str = "--transcript PATH"
+    """The option that chooses another place, named when the file cannot be opened."""
     failed: bool = field(default=False, init=False)
     """Some event could not be written, or the file is full: the transcript is incomplete. (Fields cut to
     their size limit are marked `"truncated": true` in their record instead.)"""
@@ -102,7 +104,7 @@ class Transcript:
             self._fd = open_private(self.path, append=True, exclusive=self.exclusive)
         except PrivateFileError as exc:
             raise TranscriptError(f"cannot write the transcript at {self.path}: {exc}. "
-                                  "Choose a writable place with --transcript PATH.") from exc
+                                  f"Choose a writable place with {self.choose_with}.") from exc
         return self
 
     def close(self) -> None:

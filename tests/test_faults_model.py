@@ -380,3 +380,25 @@ def test_check_reports_a_model_vosk_crashes_on(real_copy: Path, capsys: pytest.C
     err = capsys.readouterr().err
     assert f"the speech model at {real_copy} is damaged: Vosk crashed reading it (SIGSEGV" in err, err
     assert "HCLr.fst" in err and "scripts/setup" in err, err
+
+
+def test_a_model_failing_to_load_during_the_session_closes_it_safely_and_exits_1(real_copy: Path,
+                                                                                 tmp_path: Path) -> None:
+    """The model loads while the greeting is said; when that load failed, the session closed safely but exited 0."""
+    from voice_support import require_voice_stack, run_cli, write_turn
+
+    from bench.corpus import TEST_VOICES
+
+    require_voice_stack()
+    for name in (modelstore.STAMP, modelstore.FILE_LIST, "uuid", "README"):
+        (real_copy / name).unlink(missing_ok=True)  # a user's own model: its files are not known
+    (real_copy / "conf" / "model.conf").write_text("--no-such-option=1\n", encoding="ascii")
+    wav = write_turn(tmp_path / "yes.wav", "yes", TEST_VOICES[0])
+    transcript = tmp_path / "t.jsonl"
+    result = run_cli(["--model", real_copy, "--audio-in", wav, "--audio-out", tmp_path / "out.wav", "--fast",
+                      "--transcript", transcript], tmp_path, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"tingle: the session was cut short: Vosk could not load the model at {real_copy}" in result.stderr
+    assert "Goodbye" in result.stdout  # closed with the advice and the safety net
+    log = [json.loads(line) for line in transcript.read_text(encoding="utf-8").splitlines()]
+    assert log[-1]["event"] == "end" and log[-1]["how"] == "input failed"

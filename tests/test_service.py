@@ -22,6 +22,7 @@ from assistant.app.service import (
     unit_dir,
     unit_text,
 )
+from assistant.errors import ModelError
 
 
 class FakeSystemctl:
@@ -127,5 +128,10 @@ def test_entry_points_use_xdg_config_home_and_check_the_listen_options(tmp_path:
         install_main(["--wake-phrase", "hey-tingle"])  # a typo is caught now, not at login
     with pytest.raises(ServiceError, match="microphone"):
         install_main(["--audio-in", "a.wav"])
+    with pytest.raises(ModelError, match=rf"no speech model at {tmp_path / 'absent'}.*scripts/setup"):
+        install_main(["--model", str(tmp_path / "absent")])  # a unit was written with it, failing at login
+    with pytest.raises(ModelError, match=r"no speech model at .*/models/absent"):
+        install_main(["--model", "models/absent"])  # relative: to the unit's working folder, the project
+    assert "--model" not in (tmp_path / "config" / "systemd" / "user" / UNIT_NAME).read_text()
     assert uninstall_main([]) == 0
     assert not (tmp_path / "config" / "systemd" / "user" / UNIT_NAME).exists()

@@ -187,6 +187,10 @@ def install_main(argv: Sequence[str]) -> int:
     checked = listen_parser().parse_args(listen_args)
     if checked.audio_in:
         raise ServiceError("--audio-in is for testing with recordings; the service listens to the microphone")
+    if checked.model is not None:  # a missing or broken model is found now, not at login
+        from assistant.models.modelstore import resolve_model
+
+        resolve_model(checked.model if checked.model.is_absolute() else PROJECT_ROOT / checked.model)  # unit's cwd
     manager = ServiceManager(unit_dir())
     return manager.install(listen_command(listen_args), PROJECT_ROOT, enable=not args.no_enable, force=args.force)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from assistant.core.grammar import ANSWERS, COMMAND_INTENTS, COMMANDS, Listener, normalize
+from assistant.core.grammar import ANSWERS, COMMAND_INTENTS, COMMANDS, Grammars, Listener, normalize
 from assistant.core.validate import Bundle
+from assistant.errors import ContentError
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -179,7 +182,8 @@ def test_spread_listener(bundle: Bundle) -> None:
     assert listener.answer_intents[:4] == ("arm", "leg", "both", "none")
     assert set(listener.answer_intents) == {"arm", "leg", "both", "none", "unsure"}
     cases = {"Shoulder": "arm", "My leg.": "leg", "Both of them": "both", "No": "none", "Neither.": "none",
-             "I don't know": "unsure", "Not sure": "unsure", "go back": "back", "yes": None, "my foot": None}
+             "I don't know": "unsure", "Not sure": "unsure", "go back": "back", "yes": None, "my knee": None,
+             "my foot": "leg", "both legs": "leg", "my hands and feet": "both", "all over": "both", "my back": "none"}
     for typed, intent in cases.items():
         assert listener.match(typed) == intent, typed
 
@@ -207,3 +211,41 @@ def test_all_words(bundle: Bundle) -> None:
     for word in ("yes", "no", "sure", "don't", "ambulance", "shoulder", "neither"):
         assert word in words
     assert all(word == normalize(word) and " " not in word for word in words)
+
+
+def test_an_age_answers_the_age_question(bundle: Bundle) -> None:
+    listener = bundle.grammars.listener("age")
+    cases = {"I'm 72": "yes", "seventy two": "yes", "fifty": "yes", "she is 84 years old": "yes", "over 50": "yes",
+             "I'm 49": "no", "he's eight": "no", "no": "no", "not sure": "unsure", "call nine nine nine": "emergency",
+             "000": "emergency", "banana": None}
+    for typed, intent in cases.items():
+        assert listener.interpret(typed) == intent, typed
+    assert "seventy two" in listener.phrases() and "72" not in listener.phrases()  # digits are typed only
+
+
+def test_numbers_in_a_grammar_are_checked() -> None:
+    base = {str(p): p.read_text(encoding="utf-8") for p in Path("grammars").glob("*.yaml")}
+    bad = "name: age\ndescription: your age\ninclude: ['yes', 'no']\nnumbers:\n  'yes': [50, 10]\n"
+    with pytest.raises(ContentError, match="a range of two whole numbers"):
+        Grammars.from_yaml({**base, "grammars/age.yaml": bad})
+    overlap = "name: age\ndescription: your age\ninclude: ['yes', 'no']\nnumbers:\n  'yes': [50, 60]\n  'no': [0, 50]\n"
+    with pytest.raises(ContentError, match="the number 50 is in two ranges"):
+        Grammars.from_yaml({**base, "grammars/age.yaml": overlap})
+
+
+def test_drug_names_answer_the_blood_thinner_question_and_keep_whole_line_fragments(bundle: Bundle) -> None:
+    listener = bundle.grammars.listener("thinners")
+    cases = {"warfarin": "yes", "I'm on apixaban": "yes", "I take aspirin": "unsure", "no": "no", "I haven't": "no"}
+    for typed, intent in cases.items():
+        assert listener.interpret(typed) == intent, typed
+    # "i haven't" stays whole-line only, as in answers.yaml: inside a longer line it is not a no
+    assert listener.interpret("I haven't been able to stop bleeding") is None
+
+
+def test_emergencies_in_own_words_and_their_denials(bundle: Bundle) -> None:
+    listener = bundle.grammars.listener("answers")
+    for typed in ("I think she's having a stroke", "her face has dropped", "I'm having a heart attack", "I passed out",
+                  "I can't pee", "she's confused", "my speech is slurred"):
+        assert listener.interpret(typed) == "emergency", typed
+    for typed in ("no, I'm not having a stroke", "I had a stroke years ago", "not a heart attack"):
+        assert listener.interpret(typed) != "emergency", typed

@@ -1011,7 +1011,7 @@ def test_typed_only_for_an_undefined_intent() -> None:
     texts = Texts()
     texts.answers = texts.answers + "typed_only:\n  yes: [y]\n  perhaps: [possibly]\n"
     error = grammar_error(texts)
-    assert "`typed_only` adds phrases to an intent defined above" in str(error)
+    assert "`typed_only` adds phrases to an intent defined or included above" in str(error)
     assert_names(error, ANSWERS, line_of(texts.answers, "perhaps:"), "perhaps")
 
 

@@ -43,7 +43,9 @@ def test_the_level_does_not_depend_on_how_yes_and_no_are_phrased(bundle: Bundle,
 def test_questions_per_story_stay_short(bundle: Bundle, outcomes: list[object]) -> None:
     scores = score(bundle.content, outcomes)  # type: ignore[arg-type]
     assert scores.max_questions <= len(bundle.content.questions)
-    assert scores.median_questions <= 20
+    # Content 3.0.0 added six emergency questions (chest, faint, stroke, confusion, labour, injecting drugs):
+    # the median went from 17 to 21. Shortening the self-care path is open work.
+    assert scores.median_questions <= 22
 
 
 @pytest.mark.parametrize("story_id", ["fracture-osteo-nofall-03", "fracture-osteo-nofall-04"])

@@ -33,7 +33,8 @@ SECTION_CAUSES = "causes"
 SECTION_SUMMARY = "summary"
 
 TEMPLATE_KEYS = (
-    "opening", "reprompt", "noisy", "silence", "help", "gap", "conditional_emergency", "confirm_no", "confirm_retry",
+    "opening", "reprompt", "noisy", "silence", "help", "gap", "conditional_emergency",
+    "conditional_department", "confirm_no", "confirm_retry",
     "unsure_is_yes", "back", "back_first", "restart", "stop", "slower", "faster", "emergency_command",
     "emergency_end", "unfinished", "unfinished_net", "advice_intro", "advice_so_far", "questions_done",
     "more_item", "more_overflow", "more_choices", "skip", "confirm_choices", "summary_intro", "summary_yes",

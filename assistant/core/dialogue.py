@@ -269,7 +269,8 @@ class Dialogue:
         decision = f"{what}: {MAX_FAILURES} failures on {question.id} -> gap noted"
         potential = self.triage.potential(question.id, self._answers(state), state.gaps)
         if potential in EMERGENCY_LEVELS:
-            text = self.fill(self.content.templates["conditional_emergency"]).format(topic=question.topic)
+            template = "conditional_emergency" if potential == EMERGENCY else "conditional_department"
+            text = self.fill(self.content.templates[template]).format(topic=question.topic)
             said.append(Utterance(question.id, Kind.CONDITIONAL_EMERGENCY, text))
             decision += " (warning sign: conditional emergency advice said; advice at least doctor today)"
         said.append(Utterance(question.id, Kind.ACK, self.content.templates["gap"]))

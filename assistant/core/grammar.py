@@ -66,23 +66,30 @@ class PhraseTable:
     """Typed-only spellings never listened for, not even by the wide second reading ("y", "yeh", "nop")."""
 
     @classmethod
-    def from_dict(cls, data: object, file: str, borrowed: Mapping[str, tuple[str, ...]],
-                  borrowed_typed: frozenset[str] = frozenset(),
-                  borrowed_unheard: frozenset[str] = frozenset()) -> PhraseTable:
-        """Build a table from parsed YAML; `borrowed` supplies intents named under `include`."""
+    def from_dict(cls, data: object, file: str, answers: PhraseTable | None = None) -> PhraseTable:
+        """Build a table from parsed YAML; `answers` supplies the intents named under `include`, which keep
+        their typed-only, not-heard and whole-line-only marks; `typed_only` may add phrases to them."""
+        borrowed: Mapping[str, tuple[str, ...]] = answers.intents if answers else {}
+        borrowed_typed = answers.typed_only if answers else frozenset()
+        borrowed_unheard = answers.not_heard if answers else frozenset()
+        borrowed_whole = answers.whole_only if answers else frozenset()
         if not isinstance(data, dict):
             raise ContentError("a grammar file must be a mapping with `name` and `intents`", file=file)
         unknown = set(map(str, data)) - {"name", "intents", "include", "description", "typed_only", "ignore",
-                                         "whole_only", "not_heard"}
+                                         "whole_only", "not_heard", "numbers"}
         if unknown:
             raise ContentError(f"unknown keys {sorted(unknown)}; allowed: name, intents, include, description, "
-                               "typed_only, ignore, whole_only, not_heard",
+                               "typed_only, ignore, whole_only, not_heard, numbers",
                                file=file, line=line_of(data))
         name = data.get("name")
         if not isinstance(name, str) or not _INTENT_NAME.match(name):
             raise ContentError("`name` must be a lower-case word", file=file, line=line_of(data))
-        raw = data.get("intents")
-        if not isinstance(raw, dict) or not raw:
+        include = data.get("include", []) or []
+        if not isinstance(include, list) or not all(isinstance(i, str) for i in include):
+            raise ContentError("`include` must list intent names from answers.yaml", file=file,
+                               line=line_of(data, "include"))
+        raw = data.get("intents", {} if include else None)
+        if not isinstance(raw, dict) or not (raw or include):
             raise ContentError("`intents` must map each intent to a list of phrases", file=file,
                                line=line_of(data), item=name)
         intents: dict[str, tuple[str, ...]] = {}
@@ -97,13 +104,26 @@ class PhraseTable:
                 raise ContentError("a phrase is empty after removing punctuation", file=file,
                                    line=line_of(raw), item=intent)
             intents[intent] = cleaned
-        typed_raw = data.get("typed_only") or {}
+        typed_only: set[str] = set()
+        not_heard: set[str] = set()
+        inherited_whole: set[str] = set()
+        for intent in include:
+            if intent not in borrowed:
+                raise ContentError(f"`include` names {intent!r}, which {ANSWERS}.yaml does not define",
+                                   file=file, line=line_of(data), item=str(intent))
+            if intent in intents:
+                raise ContentError("intent is both defined and included; keep one", file=file,
+                                   line=line_of(data), item=intent)
+            intents[intent] = borrowed[intent]
+            typed_only.update(p for p in borrowed[intent] if p in borrowed_typed)
+            not_heard |= {p for p in borrowed[intent] if p in borrowed_unheard}
+            inherited_whole |= {p for p in borrowed[intent] if p in borrowed_whole}
+        typed_raw = _with_numbers(data, file, data.get("typed_only") or {}, intents)
         if not isinstance(typed_raw, dict):
             raise ContentError("`typed_only` must map intents to phrases", file=file, line=line_of(data, "typed_only"))
-        typed_only: set[str] = set()
         for intent, phrases in typed_raw.items():
             if intent not in intents or not isinstance(phrases, list):
-                raise ContentError("`typed_only` adds phrases to an intent defined above", file=file,
+                raise ContentError("`typed_only` adds phrases to an intent defined or included above", file=file,
                                    line=line_of(typed_raw, str(intent)), item=str(intent))
             extra = tuple(normalize(str(p)) for p in phrases)
             if "" in extra:
@@ -120,7 +140,7 @@ class PhraseTable:
         if not isinstance(whole_raw, list) or not all(isinstance(p, str) for p in whole_raw):
             raise ContentError("`whole_only` must list phrases of the intents above", file=file,
                                line=line_of(data, "whole_only"))
-        whole_only = frozenset(normalize(p) for p in whole_raw)
+        whole_only = frozenset(normalize(p) for p in whole_raw) | inherited_whole
         known = {p for phrases in intents.values() for p in phrases}
         for phrase in sorted(whole_only - known):
             raise ContentError(f"`whole_only` names {phrase!r}, which no intent above has", file=file,
@@ -129,24 +149,11 @@ class PhraseTable:
         if not isinstance(unheard_raw, list) or not all(isinstance(p, str) for p in unheard_raw):
             raise ContentError("`not_heard` must list typed-only phrases (spellings such as 'yeh')",
                                file=file, line=line_of(data, "not_heard"))
-        not_heard = frozenset(normalize(p) for p in unheard_raw)
-        for phrase in sorted(not_heard - typed_only):
+        own_unheard = frozenset(normalize(p) for p in unheard_raw)
+        for phrase in sorted(own_unheard - typed_only):
             raise ContentError(f"`not_heard` names {phrase!r}, which is not a typed_only phrase above", file=file,
                                line=line_of(data, "not_heard"), item=phrase)
-        include = data.get("include", []) or []
-        if not isinstance(include, list) or not all(isinstance(i, str) for i in include):
-            raise ContentError("`include` must list intent names from answers.yaml", file=file,
-                               line=line_of(data, "include"))
-        for intent in include:
-            if intent not in borrowed:
-                raise ContentError(f"`include` names {intent!r}, which {ANSWERS}.yaml does not define",
-                                   file=file, line=line_of(data), item=str(intent))
-            if intent in intents:
-                raise ContentError("intent is both defined and included; keep one", file=file,
-                                   line=line_of(data), item=intent)
-            intents[intent] = borrowed[intent]
-            typed_only.update(p for p in borrowed[intent] if p in borrowed_typed)
-            not_heard |= {p for p in borrowed[intent] if p in borrowed_unheard}
+        not_heard |= own_unheard
         description = data.get("description")
         if not isinstance(description, str) or not description.strip():
             raise ContentError("`description` must say the choices aloud, e.g. 'yes, no, or not sure'",
@@ -154,7 +161,7 @@ class PhraseTable:
         lines = {intent: line_of(raw, intent) if intent in raw else line_of(data, "include") for intent in intents}
         table = cls(name=name, file=file, description=description.strip(), intents=MappingProxyType(intents),
                     lines=MappingProxyType(lines), typed_only=frozenset(typed_only), ignore=ignore,
-                    whole_only=whole_only, not_heard=not_heard)
+                    whole_only=whole_only, not_heard=frozenset(not_heard))
         table.check_unambiguous(file)
         return table
 
@@ -294,6 +301,64 @@ class Listener:
         return not any(other.startswith(phrase + " ") and self.table[other] != intent for other in self.phrases())
 
 
+SPOKEN_NUMBERS = (18, 110)
+"""Numbers (ages) listened for as spoken words; outside this range they are understood only when typed."""
+_UNITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+          "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def _number_words(n: int) -> str:
+    """A number as it is said: 72 -> "seventy two", 105 -> "one hundred and five"."""
+    if n >= 100:
+        rest = n - 100
+        return "one hundred" + (f" and {_number_words(rest)}" if rest else "")
+    if n < 20:
+        return _UNITS[n]
+    tens, unit = divmod(n, 10)
+    return _TENS[tens - 2] + (f" {_UNITS[unit]}" if unit else "")
+
+
+def _numbers(data: dict[object, object], file: str) -> dict[int, str]:
+    """The `numbers` key: each intent maps to an inclusive range [low, high] of whole numbers (an age)."""
+    raw = data.get("numbers") or {}
+    if not isinstance(raw, dict):
+        raise ContentError("`numbers` must map intents to a range, e.g. yes: [50, 120]", file=file,
+                           line=line_of(data, "numbers"))
+    found: dict[int, str] = {}
+    for intent, bounds in raw.items():
+        if (not isinstance(bounds, list) or len(bounds) != 2 or not all(type(b) is int for b in bounds)
+                or not 0 <= bounds[0] <= bounds[1] <= 199):
+            raise ContentError("give a range of two whole numbers from 0 to 199, e.g. [50, 120]", file=file,
+                               line=line_of(raw, str(intent)), item=str(intent))
+        for n in range(bounds[0], bounds[1] + 1):
+            if n in found:
+                raise ContentError(f"the number {n} is in two ranges", file=file, line=line_of(raw, str(intent)),
+                                   item=str(intent))
+            found[n] = str(intent)
+    return found
+
+
+def _with_numbers(data: dict[object, object], file: str, typed_raw: object,
+                  intents: dict[str, tuple[str, ...]]) -> object:
+    """Add the phrases of `numbers` to the table: spoken words in SPOKEN_NUMBERS go to `intents`, digits and
+    the other numbers in words to the typed-only phrases (returned)."""
+    numbers = _numbers(data, file)
+    if not numbers or not isinstance(typed_raw, dict):
+        return typed_raw
+    typed: dict[object, list[object]] = {k: list(v) if isinstance(v, list) else v for k, v in typed_raw.items()}
+    for n, intent in numbers.items():
+        if intent not in intents:
+            raise ContentError(f"`numbers` names {intent!r}, which is not defined or included above", file=file,
+                               line=line_of(data, "numbers"), item=intent)
+        if SPOKEN_NUMBERS[0] <= n <= SPOKEN_NUMBERS[1]:
+            intents[intent] = (*intents[intent], _number_words(n))
+            typed.setdefault(intent, []).append(str(n))
+        else:
+            typed.setdefault(intent, []).extend([str(n), _number_words(n)])
+    return typed
+
+
 @dataclass(frozen=True)
 class Grammars:
     """Every phrase table, by grammar name."""
@@ -324,9 +389,7 @@ class Grammars:
         tables: dict[str, PhraseTable] = {}
         for file, doc in ordered:
             answers = tables.get(ANSWERS)
-            table = PhraseTable.from_dict(doc, file, answers.intents if answers else {},
-                                          answers.typed_only if answers else frozenset(),
-                                          answers.not_heard if answers else frozenset())
+            table = PhraseTable.from_dict(doc, file, answers)
             if table.name in tables:
                 raise ContentError(f"grammar name {table.name!r} is also used by {tables[table.name].file}",
                                    file=file, item=table.name)

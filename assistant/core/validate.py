@@ -20,7 +20,8 @@ MAX_BECAUSE_WORDS = 22
 REGION_PLACEHOLDERS = {"emergency", "urgent"}
 PLACEHOLDERS: dict[str, set[str]] = {
     "reprompt": {"choices"}, "noisy": {"choices"}, "silence": {"choices"}, "help": {"choices", "emergency"},
-    "conditional_emergency": {"topic", "emergency"}, "confirm_no": {"topic"}, "summary_yes": {"items"},
+    "conditional_emergency": {"topic", "emergency"}, "conditional_department": {"topic", "emergency"},
+    "confirm_no": {"topic"}, "summary_yes": {"items"},
     "summary_unsure": {"items"}, "summary_gaps": {"items"}, "summary_causes": {"items"}, "summary_level": {"level"},
     "summary_more": {"count"}, "advice_intro": {"advice"}, "advice_so_far": {"advice"},
     "opening": {"emergency"}, "unfinished_net": {"emergency"},

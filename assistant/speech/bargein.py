@@ -196,7 +196,7 @@ def load_barge_in(grammars_dir: Path, vocabulary: frozenset[str] | None = None) 
         if not isinstance(raw, list) or not all(isinstance(x, str) and normalize(x) for x in raw):
             raise ContentError(f"`{SPOTS_KEY}` must be a list of words or phrases", file=str(path))
         spots = tuple(normalize(x) for x in raw)
-    listener = table_listener(PhraseTable.from_dict(data, str(path), {}))
+    listener = table_listener(PhraseTable.from_dict(data, str(path)))
     words = {w for p in (*listener.phrases(), *spots) for w in p.split()}
     missing = sorted(words - (vocabulary or set())) if vocabulary else []
     if missing:

@@ -750,7 +750,7 @@ def test_a_real_yes_said_over_the_end_of_a_question_is_its_answer(bundle: Bundle
     require_voice_stack()
     info = ("Let's think through the tingling or numbness in your back. I'm not a doctor, and this is not a "
             "diagnosis. In an emergency, call 999, or say emergency.")
-    question = "Have you had sudden weakness in your legs?"
+    question = "Have your legs become weak, suddenly or over days?"
     synth = _EspeakSynth()
     question_end = synth.synthesize(info, 0).seconds + synth.synthesize(question, 0).seconds
     answer = synthesize("yes I have", Voice("flite", "rms")).astype(np.float64)

@@ -75,7 +75,7 @@ def _session(bundle: Bundle, answers: list[tuple[str, float | None]]) -> tuple[S
 def test_wait_holds_until_go_on_then_the_question_is_asked_again(bundle: Bundle) -> None:
     inner, channel, recorder = _session(bundle, [("wait", 1.0), ("", None), ("something else", 2.0),
                                                  ("go on", 3.0), ("no", 1.0), ("stop", 1.0)])
-    question = "Have you had sudden weakness in your legs?"
+    question = "Have your legs become weak, suddenly or over days?"
     assert inner.said.count(question) == 2  # asked, then again after "go on"
     at = inner.said.index("Okay, I'll wait. Say go on when you're ready.")
     assert inner.said[at + 1:at + 3] == ["Okay.", question]

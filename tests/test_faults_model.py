@@ -78,20 +78,25 @@ def corrupt_same_size(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "same-size", "same-size, times reset"])
-def test_damage_is_caught_and_repaired(pin: Path, tmp_path: Path, damage: str) -> None:
-    """Same-size corruption of am/final.mdl passed `tingle check` and setup ("ready")."""
-    target = installed(tmp_path)
-    path = target / "am" / "final.mdl"
-    before = path.stat()
+def damage_file(path: Path, damage: str) -> None:
+    """Damage one model file: "missing" deletes it, "truncated" keeps 100 bytes, anything else corrupts it in place."""
     if damage == "missing":
         path.unlink()
     elif damage == "truncated":
         path.write_bytes(path.read_bytes()[:100])
     else:
         corrupt_same_size(path)
-        if damage.endswith("times reset"):
-            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # only ctime still tells
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "same-size", "same-size, times reset"])
+def test_damage_is_caught_and_repaired(pin: Path, tmp_path: Path, damage: str) -> None:
+    """Same-size corruption of am/final.mdl passed `tingle check` and setup ("ready")."""
+    target = installed(tmp_path)
+    path = target / "am" / "final.mdl"
+    before = path.stat()
+    damage_file(path, damage)
+    if damage.endswith("times reset"):
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # only ctime still tells
     with pytest.raises(ModelError, match=r"am/final.mdl (is missing|has 100 bytes|is corrupt).*scripts/setup"):
         modelstore.verify_pinned(target, deep=False)  # the check at every session start
     with pytest.raises(ModelError, match=r"am/final\.mdl"):
@@ -304,12 +309,7 @@ def test_a_damaged_copy_with_a_file_list_is_refused_before_vosk_reads_it(pin: Pa
     modelstore.resolve_model(copy)
     modelstore.check_model(copy)
     path = copy / "graph" / "Gr.fst"
-    if damage == "missing":
-        path.unlink()
-    elif damage == "truncated":
-        path.write_bytes(path.read_bytes()[:100])
-    else:
-        corrupt_same_size(path)
+    damage_file(path, damage)
     problem = {"missing": "is missing", "truncated": "has 100 bytes, expected 500", "same-size": "is corrupt"}[damage]
     if damage != "same-size":  # every start: sizes only
         with pytest.raises(ModelError, match=rf"{copy}.*graph/Gr\.fst {problem}.*scripts/setup"):

@@ -78,9 +78,29 @@ def test_endless_speech_stops_at_max_length() -> None:
 
 
 def test_stable_complete_phrase_ends_even_in_loud_noise() -> None:
+    """The user ("yes", a tone) stops; the room goes on 12 dB below them, loud enough to count as speech."""
     ep = Endpointer()
+    audio = noise(0.2) + tone(0.5) + noise(3.0, level=0.3 * math.sqrt(1.5) / 10 ** (12 / 20), seed=5)
+    decision, at = run(ep, audio, partial="yes", complete=True, words_at=0.6)
+    assert decision is Decision.STABLE
+    assert ep.elapsed - ep.last_speech_at < 0.05  # not the silence rules: the room is still loud
+    assert 0.9 <= at <= 0.9 + 2 * CHUNK + 0.011  # words seen at a chunk end, the voice gone 0.2 s before
+
+
+def test_stable_waits_while_the_voice_is_still_up() -> None:
+    """A whole phrase ("no") while the user is as loud as ever may be the start of a longer answer ("no i
+    haven't") or of other voices' words: the stable rule waits for the voice to drop."""
+    ep = Endpointer()
+    decision, at = run(ep, noise(0.2) + tone(1.0) + noise(1.0, seed=2), partial="no", complete=True,
+                       words_at=0.6)
+    assert decision is Decision.COMPLETE and at >= 1.2 + 0.15  # not STABLE at 0.9 s, while the voice was up
+
+
+def test_stable_without_the_level_rule_ends_at_once() -> None:
+    """With `own_drop_db` off (inf) the stable rule does not look at the level."""
+    ep = Endpointer(config=EndpointConfig(own_drop_db=math.inf))
     decision, at = run(ep, noise(0.2) + tone(3.0), partial="yes", complete=True, words_at=0.6)
-    assert decision is Decision.STABLE and 0.9 <= at <= 0.9 + 2 * CHUNK + 0.011  # words seen at a chunk end
+    assert decision is Decision.STABLE and 0.9 <= at <= 0.9 + 2 * CHUNK + 0.011
 
 
 def loud_room(seconds: float) -> bytes:

@@ -7,6 +7,7 @@ Each fuzz example runs under a hard time limit (SIGALRM), so a hang fails the te
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import subprocess
@@ -352,18 +353,24 @@ def test_every_turn_is_heard_whatever_its_rate(recognizer: Any, bundle: Any, spo
 
 
 @pytest.mark.voice
-def test_tingle_recognize_refuses_a_zero_hz_wav_at_once(tmp_path: Path, spoken: dict[str, Path]) -> None:
+def test_tingle_recognize_refuses_a_zero_hz_wav_and_goes_on_with_the_next(tmp_path: Path,
+                                                                         spoken: dict[str, Path]) -> None:
     from voice_support import run_cli
 
     bad = put(tmp_path, "zero.wav", wav_header(0, 1, 16, 3200) + bytes(3200))
-    result = run_cli(["recognize", spoken["no8"], bad], tmp_path, timeout=60)
+    missing = tmp_path / "missing.wav"
+    result = run_cli(["recognize", spoken["no8"], bad, missing, spoken["no8"]], tmp_path, timeout=60)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert [line for line in result.stderr.splitlines() if line.startswith("tingle:")] == [
         f"tingle: {bad}: it declares a sample rate of 0 Hz, too low for speech; "
         "use a WAV file at 8-192 kHz, 8/16/24/32-bit PCM or 32/64-bit float, mono or stereo "
-        "(e.g. sox in.wav -r 16000 -b 16 -c 1 out.wav)"]
-    first = result.stdout.splitlines()[0]
-    assert '"intent": "no"' in first, result.stdout
+        "(e.g. sox in.wav -r 16000 -b 16 -c 1 out.wav)",
+        f"tingle: audio file not found: {missing}",
+        "tingle: 2 of 4 files could not be read (see above); the others were recognized."]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["file"] for line in lines] == [str(spoken["no8"]), str(bad), str(missing), str(spoken["no8"])]
+    assert [line.get("intent") for line in lines] == ["no", None, None, "no"]
+    assert "error" in lines[1] and "error" in lines[2] and "error" not in lines[3]
 
 
 # --- an output option naming the user's recording -------------------------------------------------------------

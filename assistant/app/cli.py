@@ -286,9 +286,18 @@ def _recognize(argv: list[str]) -> int:
     parser.add_argument("--grammar", default="answers", help="grammar name from grammars/, or a YAML file")
     parser.add_argument("wavs", nargs="+", type=Path)
     args = parser.parse_args(argv)
-    from assistant.app.voice import recognize_files
+    from assistant.app.voice import RecognizeFailure, recognize_files
 
     bundle = _bundle(args)
-    for line in recognize_files(args, bundle):
-        print(line, flush=True)
-    return 0
+    failed = 0
+    for outcome in recognize_files(args, bundle):
+        if isinstance(outcome, RecognizeFailure):
+            failed += 1
+            print(f"tingle: {outcome.message}", file=sys.stderr, flush=True)  # the message names the file
+            print(outcome.json_line(), flush=True)
+        else:
+            print(outcome, flush=True)
+    if failed:
+        print(f"tingle: {failed} of {len(args.wavs)} files could not be read (see above); the others were "
+              "recognized.", file=sys.stderr)
+    return 1 if failed else 0

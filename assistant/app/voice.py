@@ -20,7 +20,7 @@ from assistant.core.dialogue import Kind, Utterance
 from assistant.core.grammar import ANSWERS, Grammars, Listener
 from assistant.core.validate import Bundle
 from assistant.core.yamlload import parse_yaml, read_yaml_file
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, AudioFileError
 from assistant.models.modelstore import check_vocabulary, resolve_model
 from assistant.speech.endpoint import EndpointConfig
 from assistant.speech.filesource import FileSource
@@ -262,19 +262,41 @@ def _name_in(text: str, path: Path) -> str:
     return str(doc.get("name")) if isinstance(doc, dict) else ""
 
 
-def recognize_files(args: argparse.Namespace, bundle: Bundle) -> Iterator[str]:
-    """`tingle recognize`: one JSON line per WAV file, through the same listening path as a session."""
+@dataclass(frozen=True)
+class RecognizeFailure:
+    """A WAV file `tingle recognize` could not read: the others are still recognized."""
+
+    wav: Path
+    """The file named on the command line."""
+    message: str
+    """What is wrong with it and what to do (an AudioFileError's message)."""
+
+    def json_line(self) -> str:
+        """The file's line of output: its name and the error, no result."""
+        return json.dumps({"file": str(self.wav), "error": self.message})
+
+
+def recognize_files(args: argparse.Namespace, bundle: Bundle) -> Iterator[str | RecognizeFailure]:
+    """`tingle recognize`: one JSON line per WAV file, through the same listening path as a session; a file that
+    cannot be read gives a RecognizeFailure in its place and the next file is recognized."""
     grammars, name = load_grammar(bundle.grammars, args.grammar)
     listener = grammars.listener(name)
     model_dir = resolve_model(args.model)
     check_vocabulary(grammars, model_dir)
     recognizer = VoskRecognizer(model_dir).load()
     for wav in args.wavs:
-        source = FileSource([wav], fast=True).open()
+        try:
+            source = FileSource([wav], fast=True).open()
+        except AudioFileError as exc:  # this file only: the others are still recognized
+            yield RecognizeFailure(wav, str(exc))
+            continue
         try:
             source.begin(0.0)
             capture = listen_once(source, recognizer.session(listener, source.rate), EndpointConfig(),
                                   front_end=front_end_for(args))
+        except AudioFileError as exc:
+            yield RecognizeFailure(wav, str(exc))
+            continue
         finally:
             source.close()
         result = capture.recognition

@@ -104,6 +104,18 @@ def test_synthesis_failure_falls_back_to_text_and_continues() -> None:
     assert printed[-1] == "next"
 
 
+def test_a_caller_that_shows_every_line_gets_only_the_notice() -> None:
+    """The voice channel prints each line itself: the speaker adds the one notice, not the lines again."""
+    shown: list[str] = []
+    notices: list[str] = []
+    speaker = Speaker(FakeSynth(fail=True), FakeOutput(), fallback=lambda text: None, notify=notices.append)
+    for text in ("Call emergency services now.", "next"):
+        shown.append(text)
+        assert not speaker.say(text)
+    assert len(notices) == 1 and notices[0].startswith("(Speech is not working")
+    assert shown == ["Call emergency services now.", "next"]
+
+
 def test_synthesis_hang_times_out_to_text() -> None:
     release = threading.Event()
     printed: list[str] = []

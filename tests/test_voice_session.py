@@ -7,6 +7,7 @@ one model load).
 
 from __future__ import annotations
 
+import itertools
 import json
 import wave
 from pathlib import Path
@@ -65,6 +66,19 @@ def turn_at(log: list[dict[str, Any]], node: str) -> dict[str, Any]:
     found = [e for e in log if e["event"] == "turn" and e["node"] == node]
     assert found, f"no turn at {node}: {[(e['event'], e.get('node'), e.get('intent')) for e in log]}"
     return found[-1]
+
+
+def test_a_voice_that_cannot_speak_prints_each_line_once(tmp_path: Path) -> None:
+    transcript = tmp_path / "t.jsonl"
+    result = run_cli(["--audio-in", *turns(tmp_path, "yes"), "--voice", "no-such-voice", "--transcript", transcript,
+                      "--fast"], tmp_path)
+    no_traceback(result)
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    notices = [line for line in lines if line.startswith("(Speech is not working")]
+    assert len(notices) == 1 and "no speech voice called 'no-such-voice'" in notices[0], result.stdout
+    repeated = [a for a, b in itertools.pairwise(lines) if a == b]
+    assert not repeated, f"lines printed twice: {repeated}\n{result.stdout}"
+    assert any("emergency" in line.lower() for line in lines[2:]), result.stdout  # the advice is still shown
 
 
 def test_yes_to_the_first_red_flag_gives_emergency_advice(tmp_path: Path) -> None:

@@ -603,7 +603,7 @@ def listen_main(argv: list[str]) -> int:
     args = listen_parser().parse_args(argv)
     _log_to_stderr(args.quiet)
     from assistant.app.cli import refuse_overwriting_inputs, region_from_environment
-    from assistant.app.voice import prompt_texts
+    from assistant.app.voice import already_shown, prompt_texts
     from assistant.core.validate import load_bundle
     from assistant.models.modelstore import check_vocabulary, resolve_model
     from assistant.speech.frontend import FrontEnd
@@ -642,7 +642,7 @@ def listen_main(argv: list[str]) -> int:
             stream = StreamSource(list(args.audio_in), fast=args.fast, echo=echo).open()
             output = TimedOutput(output, stream)
         speaker = Speaker(Pyttsx3Synthesizer(voice=args.voice, volume=1.0 if args.volume is None else args.volume),
-                          output)
+                          output, fallback=already_shown, notify=print)
         if args.rate:
             speaker.rate = args.rate
         opening = Dialogue(bundle.content, bundle.grammars, region=region).start()

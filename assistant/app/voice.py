@@ -167,6 +167,10 @@ class VoiceChannel:
         self.speaker.say(message)
 
 
+def already_shown(text: str) -> None:
+    """A Speaker's fallback for lines the channel has already shown: nothing more to print."""
+
+
 def front_end_for(args: argparse.Namespace) -> FrontEnd | None:
     """The noise suppression the options ask for (`--no-noise-suppression`: none)."""
     return None if getattr(args, "no_noise_suppression", False) else FrontEnd()
@@ -206,7 +210,7 @@ def open_voice_channel(args: argparse.Namespace, bundle: Bundle) -> tuple[VoiceC
         output.close()
         raise
     speaker = Speaker(Pyttsx3Synthesizer(voice=args.voice, volume=1.0 if args.volume is None else args.volume),
-                      output)
+                      output, fallback=already_shown, notify=print)
     if args.rate:
         speaker.rate = args.rate
     speaker.prepare(prompt_texts(bundle))

@@ -299,6 +299,9 @@ class Speaker:
     timeout: float = 10.0
     """Longest wait for one rendering (s) before falling back to text."""
     fallback: Callable[[str], None] = print
+    """Where text goes when it cannot be spoken (a no-op when the caller shows every line anyway)."""
+    notify: Callable[[str], None] | None = None
+    """Where the one "speech is not working" notice goes (None: `fallback`)."""
     _cache: dict[tuple[str, int], Future[Pcm]] = field(default_factory=dict, init=False, repr=False)
     _worker: _Worker | None = field(default=None, init=False, repr=False)
     broken: str = ""
@@ -363,6 +366,6 @@ class Speaker:
     def _fail(self, why: str, text: str) -> None:
         self.broken = why
         log.info("speech off for this session: %s", why)
-        self.fallback(f"(Speech is not working: {why}. I will show my words as text.)")
+        (self.notify or self.fallback)(f"(Speech is not working: {why}. I will show my words as text.)")
         if text:
             self.fallback(text)

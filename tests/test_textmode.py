@@ -324,7 +324,11 @@ def test_output_to_a_full_disk(tmp_path: Path) -> None:
     assert "Traceback" not in err, err
     assert proc.returncode == 1
     assert "cannot write the output" in err
-    assert read_events(path)[-1]["event"] == "end"
+    assert [line for line in err.splitlines() if line.startswith("tingle:")] == [
+        "tingle: the output could not be written (No space left on device)."]
+    events = read_events(path)
+    assert events[-1]["event"] == "end" and events[-1]["how"] == "output failed", events[-1]
+    assert [e["heard"] for e in events if e["event"] == "turn"][-1] == "(output failed)"  # not "end of input"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGINT])

@@ -244,7 +244,8 @@ def _converse(args: argparse.Namespace, bundle: Bundle, channel: Channel, transc
         print(f"(Transcript saved to {transcript_path})", file=sys.stderr)
     if output_error:
         print(f"tingle: the output could not be written ({output_error}).", file=sys.stderr)
-    if outcome.error:  # the model, the microphone or an audio file failed: closed safely, but not a success
+    if outcome.error and outcome.how != "output failed":  # an output failure is said just above
+        # the model, the microphone or an audio file failed: closed safely, but not a success
         print(f"tingle: the session was cut short: {outcome.error}", file=sys.stderr)
     return 1 if failed or output_error or outcome.error else 0
 

@@ -62,7 +62,8 @@ class Outcome:
     transcript_ok: bool
     """Every event was written."""
     how: str
-    """'closed' (the conversation ended), 'end of input', 'input failed', or 'interrupted: <why>'."""
+    """'closed' (the conversation ended), 'end of input', 'input failed', 'output failed' (the replies could not be
+    shown: a full disk, a closed pipe), or 'interrupted: <why>'."""
     error: str = ""
     """With 'input failed': what failed (the model, the microphone, an audio file), in words."""
 
@@ -91,6 +92,9 @@ def run_session(dialogue: Dialogue, channel: Channel, transcript: Recorder) -> O
                 journal.event("error", node=at_node, message=str(exc))
                 heard, how, error = None, "input failed", str(exc)
             if heard is None:
+                output_error = getattr(channel, "output_error", None)  # a TextChannel's stdout that failed
+                if how == "closed" and output_error:
+                    how, error = "output failed", f"the output could not be written ({output_error})"
                 how = "end of input" if how == "closed" else how
                 turn = Turn(intent="stop", text=f"({how})")
                 extra = {"note": f"{how}; closing with the advice and the safety net"}

@@ -452,3 +452,17 @@ def test_option_values_in_range_are_taken() -> None:
     listen = listen_parser().parse_args(["--rate", "275", "--volume", "1", "--wake-cutoff", "0.35",
                                          "--simulate-echo", "-6"])
     assert (listen.rate, listen.volume, listen.wake_cutoff, listen.simulate_echo) == (275, 1.0, 0.35, -6.0)
+
+
+def test_a_folder_as_the_input_is_refused_with_a_message(tmp_path: Path) -> None:
+    """Python cannot even start with a folder on stdin (a fatal error, no message): scripts/run says so first."""
+    folder = os.open(tmp_path, os.O_RDONLY)
+    try:
+        proc = subprocess.run([str(ROOT / "scripts" / "run"), "--text"], stdin=folder, capture_output=True,
+                              cwd=ROOT, env=env_for(tmp_path), timeout=60, check=False)
+    finally:
+        os.close(folder)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "Fatal Python error" not in err, err
+    assert err.strip().splitlines() == [
+        "tingle: the input is a folder, not typed answers or a terminal; run it without '<' or give a text file."]

@@ -123,10 +123,17 @@ def _close_safely(dialogue: Dialogue, channel: Channel, journal: _Log, reply: Re
     turn = Turn(intent="stop", text=f"({how})")
     at_node = reply.node
     closing = dialogue.handle(turn)
+    note = f"{how}; closing with the advice and the safety net"
     try:
         _deliver(channel, closing)
-    finally:
-        journal.turn(turn, closing, at_node=at_node, note=f"{how}; closing with the advice and the safety net")
+    except (SessionInterrupted, KeyboardInterrupt):  # a second Ctrl-C or signal while the closing was said
+        journal.turn(turn, closing, at_node=at_node, note=f"{note}; interrupted again while saying it")
+        journal.event("end", node=closing.node, level=closing.level, how=f"{how}, again during the closing")
+        raise
+    except BaseException:
+        journal.turn(turn, closing, at_node=at_node, note=note)
+        raise
+    journal.turn(turn, closing, at_node=at_node, note=note)
     return closing
 
 

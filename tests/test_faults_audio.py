@@ -162,7 +162,9 @@ def test_a_zero_sample_analysis_frame_is_impossible() -> None:
     ("noaudio.wav", wav_header(16000, 1, 16, 0), "no audio"),
     ("nodata.wav", wav_header(16000, 1, 16, 0)[:36], "no audio data"),
     ("channels.wav", wav_header(16000, 65535, 16, 3200, align=0) + bytes(3200), "65535 channels"),
-    ("mulaw.wav", wav_header(8000, 1, 8, 800, tag=7) + bytes(800), "encoding 7"),
+    ("mulaw.wav", wav_header(8000, 1, 8, 800, tag=7) + bytes(800), "it uses mu-law (audio encoding 7), compressed"),
+    ("alaw.wav", wav_header(8000, 1, 8, 800, tag=6) + bytes(800), "it uses A-law (audio encoding 6), compressed"),
+    ("odd.wav", wav_header(8000, 1, 8, 800, tag=999) + bytes(800), "audio encoding 999 (compressed or unknown)"),
     ("12bit.wav", wav_header(16000, 1, 12, 300, align=2) + bytes(300), "12-bit"),
     ("align.wav", wav_header(16000, 1, 16, 3200, align=3) + bytes(3200), "damaged"),
 ])
@@ -363,7 +365,7 @@ def test_tingle_recognize_refuses_a_zero_hz_wav_and_goes_on_with_the_next(tmp_pa
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert [line for line in result.stderr.splitlines() if line.startswith("tingle:")] == [
         f"tingle: {bad}: it declares a sample rate of 0 Hz, too low for speech; "
-        "use a WAV file at 8-192 kHz, 8/16/24/32-bit PCM or 32/64-bit float, mono or stereo "
+        "use a WAV file at 8-192 kHz, 8/16/24/32-bit PCM or 32/64-bit float, 1 to 8 channels "
         "(e.g. sox in.wav -r 16000 -b 16 -c 1 out.wav)",
         f"tingle: audio file not found: {missing}",
         "tingle: 2 of 4 files could not be read (see above); the others were recognized."]

@@ -191,3 +191,15 @@ def test_the_microphone_stamps_the_chunk_it_hands_out() -> None:
     mic.push(5.04, b"\x02\x00" * 640)
     mic.begin(5.01)
     assert mic.read() == b"\x02\x00" * 640 and mic.last_chunk_at == 5.04
+
+
+def test_an_error_is_said_without_its_example_command() -> None:
+    from assistant.speech.speaker import speakable
+    from assistant.speech.wavfile import ADVICE
+
+    message = f"/tmp/a.wav: it declares 3 channels; {ADVICE}"
+    said = speakable(message)
+    assert "sox" not in said and "e.g." not in said
+    assert said == "/tmp/a.wav: it declares 3 channels; use a WAV file at 8-192 kHz, 8/16/24/32-bit PCM or " \
+                   "32/64-bit float, 1 to 8 channels"
+    assert speakable("no example here (really)") == "no example here (really)"

@@ -28,7 +28,7 @@ from assistant.speech.frontend import SAMPLE_RATE as FRONT_END_RATE
 from assistant.speech.frontend import FrontEnd
 from assistant.speech.listen import AudioSource, Prefixed, listen_once
 from assistant.speech.recognizer import VoskRecognizer
-from assistant.speech.speaker import Output, Pyttsx3Synthesizer, SoundDeviceOutput, Speaker, WavFileOutput
+from assistant.speech.speaker import Output, Pyttsx3Synthesizer, SoundDeviceOutput, Speaker, WavFileOutput, speakable
 
 log = logging.getLogger(__name__)
 UNINTERRUPTED = (Kind.ADVICE, Kind.WORSENING, Kind.EMERGENCY, Kind.CONDITIONAL_EMERGENCY)
@@ -164,7 +164,7 @@ class VoiceChannel:
 
     def notice(self, message: str) -> None:
         self.show(message)
-        self.speaker.say(message)
+        self.speaker.say(speakable(message))
 
 
 def already_shown(text: str) -> None:
@@ -233,7 +233,7 @@ def announce(message: str, audio_out: Path | None) -> bool:
     output: Output = WavFileOutput(audio_out) if audio_out else SoundDeviceOutput()
     speaker = Speaker(Pyttsx3Synthesizer(), output, timeout=5.0, fallback=lambda text: None)
     try:
-        return speaker.say(message)
+        return speaker.say(speakable(message))
     finally:
         output.close()
 

@@ -11,6 +11,7 @@ import itertools
 import logging
 import os
 import queue
+import re
 import tempfile
 import threading
 import time
@@ -286,6 +287,15 @@ class _Worker:
                 future.set_result(self._render(text, rate))
             except Exception as exc:  # handed to the caller through the future, which reports it
                 future.set_exception(exc)
+
+
+_EXAMPLE = re.compile(r"\s*\(e\.g\. [^)]*\)")
+
+
+def speakable(message: str) -> str:
+    """An error message as it is said aloud: without its "(e.g. sox ...)" example command, which is printed
+    (and kept in the transcript) but means nothing heard."""
+    return _EXAMPLE.sub("", message)
 
 
 @dataclass

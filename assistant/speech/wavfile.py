@@ -33,8 +33,11 @@ PCM, FLOAT, EXTENSIBLE = 1, 3, 0xFFFE
 _EXTENSIBLE_GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 _PCM_BITS = (8, 16, 24, 32)
 _FLOAT_BITS = (32, 64)
-ADVICE = ("use a WAV file at 8-192 kHz, 8/16/24/32-bit PCM or 32/64-bit float, mono or stereo "
+ADVICE = ("use a WAV file at 8-192 kHz, 8/16/24/32-bit PCM or 32/64-bit float, 1 to 8 channels "
           "(e.g. sox in.wav -r 16000 -b 16 -c 1 out.wav)")
+ENCODING_NAMES = {2: "Microsoft ADPCM", 6: "A-law", 7: "mu-law", 17: "IMA ADPCM", 49: "GSM 6.10", 80: "MPEG",
+                  85: "MP3"}
+"""Compressed WAV encodings by their format number, named in the refusal (sox converts them all)."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,10 @@ def _check_format(fmt: bytes, data: tuple[int, int], path: Path | str, allow_emp
     if encoding == FLOAT and bits not in _FLOAT_BITS:
         raise refuse(path, f"it declares {bits}-bit float samples")
     if encoding not in (PCM, FLOAT):
-        raise refuse(path, f"it uses audio encoding {encoding} (compressed or unknown), not PCM or float")
+        name = ENCODING_NAMES.get(encoding)
+        what = f"{name} (audio encoding {encoding}), compressed" if name else \
+            f"audio encoding {encoding} (compressed or unknown)"
+        raise refuse(path, f"it uses {what}, not PCM or float")
     if not 1 <= channels <= MAX_CHANNELS:
         raise refuse(path, f"it declares {channels} channels")
     if rate < MIN_RATE:

@@ -34,9 +34,30 @@ _REASONS = {
 
 
 def state_dir() -> Path:
-    """The program's own state folder: `$XDG_STATE_HOME/tingle` (default ~/.local/state/tingle)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(os.path.abspath(base)) / "tingle"
+    """The program's own state folder: `$XDG_STATE_HOME/tingle` (default ~/.local/state/tingle). As the XDG
+    spec says, a relative XDG_STATE_HOME is ignored; an empty or relative HOME is not trusted either (the
+    account's home folder from the password database is used): a transcript never lands in whatever folder the
+    program happened to start in."""
+    base = os.environ.get("XDG_STATE_HOME", "")
+    if os.path.isabs(base):
+        return Path(base) / "tingle"
+    return _home() / ".local" / "state" / "tingle"
+
+
+def _home() -> Path:
+    home = os.environ.get("HOME", "")
+    if os.path.isabs(home):
+        return Path(home)
+    import pwd
+
+    try:
+        home = pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:
+        home = ""
+    if not os.path.isabs(home):
+        raise PrivateFileError("there is no home folder to keep transcripts in (HOME is empty or relative); "
+                               "set HOME or XDG_STATE_HOME to an absolute folder, or give --transcript FILE")
+    return Path(home)
 
 
 def open_private(path: Path, *, append: bool = True, exclusive: bool = False) -> int:

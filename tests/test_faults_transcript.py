@@ -348,6 +348,26 @@ def test_private_files_refuse_a_folder_path(tmp_path: Path) -> None:
     assert state_dir().name == "tingle"
 
 
+@pytest.mark.parametrize(("home", "xdg", "expected"), [
+    ("/home/a", "/state", "/state/tingle"),
+    ("/home/a", "", "/home/a/.local/state/tingle"),
+    ("/home/a", "relative/state", "/home/a/.local/state/tingle"),  # the XDG spec: a relative path is ignored
+    ("", None, "PASSWD/.local/state/tingle"),  # not the folder the program started in
+    ("relative", "also/relative", "PASSWD/.local/state/tingle"),
+])
+def test_the_state_folder_is_always_absolute(monkeypatch: pytest.MonkeyPatch, home: str, xdg: str | None,
+                                             expected: str) -> None:
+    import pwd
+
+    monkeypatch.setenv("HOME", home)
+    if xdg is None:
+        monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_STATE_HOME", xdg)
+    passwd = pwd.getpwuid(os.getuid()).pw_dir
+    assert str(state_dir()) == expected.replace("PASSWD", passwd)
+
+
 # --- bounded sizes -------------------------------------------------------------------------------------------
 
 def test_a_10_mb_answer_is_stored_once_and_cut(tmp_path: Path) -> None:

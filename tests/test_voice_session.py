@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import wave
 from pathlib import Path
 from typing import Any
 
 import pytest
-from voice_support import require_voice_stack, run_cli, wav_summary, write_turn
+from voice_support import ROOT, require_voice_stack, run_cli, wav_summary, write_turn
 
 from assistant.core.validate import Bundle
 from assistant.errors import AssistantError
@@ -254,6 +255,30 @@ def test_empty_model_folder_names_scripts_setup(tmp_path: Path, command: str) ->
     assert result.returncode != 0
     line = one_error_line(result)
     assert "scripts/setup" in line and str(empty) in line, line
+
+
+@pytest.mark.parametrize("fault", ["session: no model", "listen: no model", "session: bad content"])
+def test_an_error_that_stops_the_start_is_said_aloud_too(tmp_path: Path, fault: str) -> None:
+    """Nobody may be at the screen: the error is printed and, where a speaker works (here --audio-out), said."""
+    command, problem = fault.split(": ")
+    wav, out = write_turn(tmp_path / "yes.wav", "yes", VOICE), tmp_path / "out.wav"
+    args = ["--audio-in", wav, "--audio-out", out, "--fast"]
+    if problem == "no model":
+        args += ["--model", tmp_path / "no-model"]
+    else:
+        content = tmp_path / "content"
+        shutil.copytree(ROOT / "content", content)
+        (content / "triage.yaml").write_text("questions: [unclosed\n", encoding="utf-8")
+        args += ["--content", content]
+    if command == "listen":
+        args = ["listen", *args, "--transcript-dir", tmp_path / "sessions"]
+    else:
+        args += ["--transcript", tmp_path / "t.jsonl"]
+    result = run_cli(args, tmp_path, timeout=90)
+    assert result.returncode == 1
+    line = one_error_line(result)
+    assert ("no-model" in line) if problem == "no model" else ("triage.yaml" in line), line
+    assert wav_summary(out)[4] > 1.0, f"nothing said to {out}"  # seconds of speech in the audio written
 
 
 def test_natural_answers_are_taken_and_each_decision_names_its_reading(tmp_path: Path) -> None:

@@ -185,7 +185,14 @@ class _NoTranscript:
 
 def _run(args: argparse.Namespace) -> int:
     refuse_overwriting_inputs(args)  # before anything is written (not even a spoken error to --audio-out)
-    bundle = _bundle(args)
+    try:
+        bundle = _bundle(args)
+    except AssistantError as exc:  # the content or a grammar is invalid
+        if not args.text:
+            from assistant.app.voice import announce
+
+            announce(str(exc), args.audio_out)  # spoken too, where a speaker works; main() prints it
+        raise
     transcript_path = args.transcript or default_path()
     region = (args.region or region_from_environment() or "").upper() or None
     if region and region not in bundle.content.regions:

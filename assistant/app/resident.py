@@ -599,10 +599,32 @@ def listen_main(argv: list[str]) -> int:
     """`tingle listen ...`: build the resident loop from the options and run it. Returns the exit status
     (0 at the end of a recording, 128 + N when stopped by signal N, 1 when the microphone never came back or
     a session failed or was not saved).
-    AssistantError (bad options, a missing model) is raised for the caller to print."""
+    AssistantError (bad options, a missing model) is raised for the caller to print; one that stops it starting
+    is said aloud too, where a speaker works."""
     args = listen_parser().parse_args(argv)
     _log_to_stderr(args.quiet)
-    from assistant.app.cli import refuse_overwriting_inputs, region_from_environment
+    from assistant.app.cli import refuse_overwriting_inputs
+
+    refuse_overwriting_inputs(args)  # --audio-out naming an --audio-in recording: refused before it is opened
+    stage = _Stage()
+    try:
+        return _listen(args, stage)
+    except AssistantError as exc:
+        if not stage.running:  # it could not start: nobody may be at the screen
+            from assistant.app.voice import announce
+
+            announce(str(exc), args.audio_out)
+        raise
+
+
+@dataclass
+class _Stage:
+    running: bool = False
+    """The resident loop has started (an error after this is not a start-up error)."""
+
+
+def _listen(args: argparse.Namespace, stage: _Stage) -> int:
+    from assistant.app.cli import region_from_environment
     from assistant.app.voice import already_shown, prompt_texts
     from assistant.core.validate import load_bundle
     from assistant.models.modelstore import check_vocabulary, resolve_model
@@ -611,7 +633,6 @@ def listen_main(argv: list[str]) -> int:
     from assistant.speech.speaker import Output, Pyttsx3Synthesizer, SoundDeviceOutput, Speaker, WavFileOutput
     from assistant.speech.wakeword import MicroWakeDetector, SpeechCheck, wake_phrase
 
-    refuse_overwriting_inputs(args)  # --audio-out naming an --audio-in recording: refused before it is opened
     check_transcript_folder(args.transcript_dir or default_path().parent)
     bundle = load_bundle(args.content, args.grammars)
     region = (args.region or region_from_environment() or "").upper() or None
@@ -653,6 +674,7 @@ def listen_main(argv: list[str]) -> int:
             resident.check = SpeechCheck.for_phrase(recognizer, detector.phrase)
         if not args.no_noise_suppression:
             resident.clean = FrontEnd
+        stage.running = True
         with signals_interrupt_session(RESIDENT_SIGNALS):
             return resident.run()
     finally:

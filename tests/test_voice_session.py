@@ -281,6 +281,26 @@ def test_an_error_that_stops_the_start_is_said_aloud_too(tmp_path: Path, fault: 
     assert wav_summary(out)[4] > 1.0, f"nothing said to {out}"  # seconds of speech in the audio written
 
 
+def test_audio_after_the_end_of_a_turn_in_one_file_is_reported(tmp_path: Path) -> None:
+    """One --audio-in file is one answer: a second answer 3 s later in the same file is not heard, and the
+    transcript and stderr say how much was not listened to (it used to be dropped without a word)."""
+    import numpy as np
+    from voice_support import speech_clip
+
+    from bench.corpus import write_wav
+
+    both = np.concatenate([speech_clip("no", VOICE), np.zeros(3 * 16000), speech_clip("yes", VOICE)])
+    wav, transcript = tmp_path / "no-then-yes.wav", tmp_path / "t.jsonl"
+    write_wav(wav, both)
+    result = run_cli(["--audio-in", wav, "--audio-out", tmp_path / "out.wav", "--transcript", transcript,
+                      "--fast"], tmp_path)
+    no_traceback(result)
+    first = next(e for e in events(transcript) if e["event"] == "turn" and e.get("audio"))
+    assert first["intent"] == "no", first
+    assert 3.0 < first["audio"]["unheard_s"] < len(both) / 16000 - 1.0, first["audio"]
+    assert "were not listened to" in result.stderr, result.stderr
+
+
 def test_natural_answers_are_taken_and_each_decision_names_its_reading(tmp_path: Path) -> None:
     """'not really' is in no question's spoken grammar, only in the wide reading's phrases: it is taken as "no"
     by the wide reading; the transcript keeps both readings' words and which one decided."""

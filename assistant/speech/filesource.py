@@ -4,7 +4,9 @@ Each turn takes the next file, streamed (a block at a time, so memory does not g
 to 16-bit mono and resampled to the recognizer's rate (`SAMPLE_RATE`) whatever the file's own format: `rate`
 never changes, so a recognizer built for it before `begin()` always matches. Chunks are paced in real time
 (unless `fast`). After the file come silent chunks, as a quiet room would give, until the end-of-speech
-detector decides. When the files run out, `read()` returns None: the session ends cleanly.
+detector decides; audio left in the file after that is not heard (`unheard_seconds()`: the voice channel
+reports it; `tingle listen --audio-in` takes one continuous recording instead). When the files run out,
+`read()` returns None: the session ends cleanly.
 """
 
 from __future__ import annotations
@@ -82,6 +84,11 @@ class FileSource:
             if out.size:
                 return to_pcm16(out)
         return b""
+
+    def unheard_seconds(self) -> float:
+        """How much of this turn's file is still unread (s): audio after the end of the turn, which the next
+        turn (the next file) does not hear."""
+        return self._reader.seconds_left if self._reader is not None else 0.0
 
     def _close_file(self) -> None:
         if self._reader is not None:

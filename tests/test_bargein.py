@@ -62,11 +62,16 @@ class _FiresAt:
     config: Any = None
     in_utterance: bool = False
     """Nobody is talking when the sound ends."""
+    refusals: int = 0
+    """It never refuses anything."""
 
     def __post_init__(self) -> None:
         from assistant.speech.bargein import BargeInConfig
 
         self.config = BargeInConfig()
+
+    def refused_since(self, count: int) -> list[Any]:
+        return []
 
     def start(self) -> None:
         self.fed.clear()
@@ -227,9 +232,11 @@ class _EspeakSynth:
         return Pcm(synthesize(text, Voice("espeak-ng", "en-us")).astype("<i2").tobytes(), RATE)
 
 
-@pytest.mark.voice
-def test_a_stop_said_over_the_greeting_cuts_it_and_is_in_the_transcript(bundle: Bundle, tmp_path: Path,
-                                                                       recognizer: object) -> None:
+def _resident_over_greeting(bundle: Bundle, tmp_path: Path, recognizer: object,
+                            said: tuple[tuple[float, str], ...]) -> tuple[list[dict[str, Any]], Path, _Kept]:
+    """A resident loop over one recording: the wake phrase at 6 s (after the "Ready" notice), then `said`
+    ((stream time, words) by one synthetic voice). Returns the one session's transcript events, the recording
+    and what was played."""
     from voice_support import require_voice_stack
 
     from assistant.app.resident import Resident, ResidentConfig, SpeakerAnnouncer, stream_locator, voice_channel_factory
@@ -240,7 +247,7 @@ def test_a_stop_said_over_the_greeting_cuts_it_and_is_in_the_transcript(bundle: 
     require_voice_stack()
     user = Voice("flite", "rms")
     samples = np.zeros(40 * RATE)
-    for start, text in ((6.0, "okay nabu"), (13.0, "stop")):  # after the "Ready" notice
+    for start, text in ((6.0, "okay nabu"), *said):
         clip = synthesize(text, user).astype(np.float64)
         samples[int(start * RATE):int(start * RATE) + clip.size] += clip
     stream_wav = _wav(tmp_path / "stream.wav", np.clip(samples, -32768, 32767))
@@ -262,7 +269,16 @@ def test_a_stop_said_over_the_greeting_cuts_it_and_is_in_the_transcript(bundle: 
     finally:
         detector.close()
     (path,) = sorted((tmp_path / "t").glob("session-*.jsonl"))
-    events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()], stream_wav, kept
+
+
+@pytest.mark.voice
+def test_a_stop_said_over_the_greeting_cuts_it_and_is_in_the_transcript(bundle: Bundle, tmp_path: Path,
+                                                                       recognizer: object) -> None:
+    from bench.corpus import Voice, synthesize
+
+    user = Voice("flite", "rms")
+    events, stream_wav, kept = _resident_over_greeting(bundle, tmp_path, recognizer, ((13.0, "stop"),))
     cut = [e for e in events if e["event"] == "barge_in"]
     assert len(cut) == 1, [e["event"] for e in events]
     (barge,) = cut
@@ -281,6 +297,19 @@ def test_a_stop_said_over_the_greeting_cuts_it_and_is_in_the_transcript(bundle: 
     assert full > 7.0  # "stop" at 13 s falls inside it
     assert not any(p.seconds == pytest.approx(full) for p in kept.played)  # never played in full
     assert any(1.0 < p.seconds < full - 1.0 for p in kept.played)  # the part before the stop was
+
+
+@pytest.mark.voice
+def test_an_answer_said_over_the_greeting_is_not_taken_but_leaves_a_trace(bundle: Bundle, tmp_path: Path,
+                                                                         recognizer: object) -> None:
+    """Not a command: the greeting goes on and the words are not an answer (the question has not been asked),
+    but the transcript says what was heard over it (by the commands grammar: "that go [unk] on on") and why
+    it was not taken."""
+    events, _, _ = _resident_over_greeting(bundle, tmp_path, recognizer, ((10.0, "no i haven't"),))
+    assert not [e for e in events if e["event"] == "barge_in"]
+    (trace,) = [e for e in events if e["event"] == "not_taken_over_speech"]
+    assert trace["node"] == "opening" and trace["text"], trace
+    assert 10.0 < trace["stream_s"] < 13.0 and trace["why"], trace
 
 
 def test_a_missing_barge_in_grammar_or_an_unknown_word_is_reported(tmp_path: Path) -> None:

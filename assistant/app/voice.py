@@ -89,11 +89,14 @@ class VoiceChannel:
     def _watch(self, playing: Any, utterance: Utterance) -> bool:
         from assistant.speech.bargein import watch
 
+        refused_before = self.barge_in.refusals
         try:
             heard = watch(self.source, playing, self.barge_in)
         except AssistantError as exc:  # the microphone failed: the next listening turn reports it
             log.warning("listening while speaking failed: %s", exc)
             return False
+        finally:
+            self._note_refused(self.barge_in.refused_since(refused_before), utterance)
         if heard is None:
             return False
         self._pending = heard
@@ -107,6 +110,15 @@ class VoiceChannel:
         if self.record is not None:
             self.record("barge_in", **event)
         return True
+
+    def _note_refused(self, refusals: list[Any], utterance: Utterance) -> None:
+        """Words heard over the assistant's voice that were not a command (an answer said over the greeting):
+        in the transcript, with why they were not taken, so nothing said is lost without a trace."""
+        for refusal in refusals:
+            if not refusal.text or self.record is None:
+                continue
+            self.record("not_taken_over_speech", stream_s=_r(self.to_stream(refusal.at)), text=refusal.text,
+                        why=refusal.why, node=utterance.node, said_kind=str(utterance.kind))
 
     def listen(self, listener: Listener) -> Heard | None:
         pending, self._pending = self._pending, None

@@ -224,6 +224,8 @@ class BargeInDetector:
     rate: int = 16000
     refused: list[Refusal] = field(default_factory=list)
     """Utterances heard over playback and not taken, most recent last (at most 100 kept)."""
+    refusals: int = 0
+    """How many utterances have been refused in all (`refused` keeps the last 100)."""
     clock: Callable[[], float] = time.perf_counter
     """Wall clock for processing times (s)."""
     emergency_spots: tuple[str, ...] = ()
@@ -450,6 +452,11 @@ class BargeInDetector:
             log.debug("over playback, not taken: %r (%s)", text, why)
         self.refused.append(Refusal(text=text, why=why, kept_db=kept, at=at))
         del self.refused[:-100]
+        self.refusals += 1
+
+    def refused_since(self, count: int) -> list[Refusal]:
+        """The refusals after the first `count` (of `refusals`), as many as are still kept."""
+        return self.refused[len(self.refused) - min(len(self.refused), self.refusals - count):]
 
     def _drop_utterance(self) -> None:
         if self._session is not None:

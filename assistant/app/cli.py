@@ -305,7 +305,9 @@ def _recognize(argv: list[str]) -> int:
             print(outcome.json_line(), flush=True)
         else:
             print(outcome, flush=True)
-    if failed:
+    if failed == len(args.wavs) > 1:
+        print(f"tingle: none of the {failed} files could be read (see above).", file=sys.stderr)
+    elif failed and len(args.wavs) > 1:
         print(f"tingle: {failed} of {len(args.wavs)} files could not be read (see above); the others were "
               "recognized.", file=sys.stderr)
     return 1 if failed else 0

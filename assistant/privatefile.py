@@ -138,8 +138,12 @@ def _open_folder(folder: Path) -> int:
 
 def _tighten(folder: Path, fd: int) -> None:
     """Tighten `folder` (open as `fd`) and its parents up to the state folder, when they are the program's
-    own: inside `state_dir()` and owned by this user."""
-    root = state_dir()
+    own: inside `state_dir()` and owned by this user. With no state folder at all (no home folder), nothing is
+    inside it: a file at a path the user gave is still written."""
+    try:
+        root = state_dir()
+    except PrivateFileError:
+        return
     if folder != root and root not in folder.parents:
         return
     _tighten_one(folder, fd)

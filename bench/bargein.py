@@ -143,7 +143,7 @@ def run_trial(det: Any, trial: Trial, work: Path) -> dict[str, Any]:
     stream = StreamSource([wav], fast=True, echo=trial.room).open()
     try:
         playing = TimedOutput(NullOutput(), stream).start(Pcm(trial.passage.astype("<i2").tobytes(), RATE))
-        refused_before = len(det.refused)
+        refused_before = det.refusals
         began = time.process_time()
         heard = watch(stream, playing, det)
         cpu = time.process_time() - began
@@ -154,7 +154,7 @@ def run_trial(det: Any, trial: Trial, work: Path) -> dict[str, Any]:
                 "speech_start": heard.speech_start, "speech_end": heard.speech_end, "kept_db": heard.kept_db,
                 "decide_ms": heard.decide_ms},
             "stopped_at": playing.stopped_at, "played_s": trial.passage.size / RATE, "cpu_s": cpu,
-            "refused": [(r.text, r.why, r.kept_db) for r in det.refused[refused_before:] if r.text]}
+            "refused": [(r.text, r.why, r.kept_db) for r in det.refused_since(refused_before) if r.text]}
 
 
 def _room(index: int, gain_db: float = ECHO_GAIN_DB) -> Any:

@@ -368,6 +368,28 @@ def test_the_state_folder_is_always_absolute(monkeypatch: pytest.MonkeyPatch, ho
     assert str(state_dir()) == expected.replace("PASSWD", passwd)
 
 
+def test_with_no_home_folder_at_all_a_file_the_user_named_is_still_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An account with no usable home (HOME empty, no password-database entry): the state folder cannot be
+    found, but --transcript FILE and --audio-out name their own place and still work."""
+    import pwd
+
+    from assistant.errors import PrivateFileError
+
+    def no_entry(uid: int) -> Any:
+        raise KeyError(uid)
+
+    monkeypatch.setenv("HOME", "")
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    with pytest.raises(PrivateFileError, match="--transcript FILE"):
+        state_dir()
+    fd = open_private(tmp_path / "given" / "t.jsonl")
+    os.write(fd, b"{}\n")
+    os.close(fd)
+    assert (tmp_path / "given" / "t.jsonl").read_bytes() == b"{}\n"
+
+
 # --- bounded sizes -------------------------------------------------------------------------------------------
 
 def test_a_10_mb_answer_is_stored_once_and_cut(tmp_path: Path) -> None:

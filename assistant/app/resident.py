@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.app.session import Channel, SessionInterrupted, run_session, signals_interrupt_session
-from assistant.app.transcript import Transcript, TranscriptError, default_path
+from assistant.app.transcript import Transcript, TranscriptError, default_path, session_name
 from assistant.core.dialogue import Dialogue, Reply, Turn
 from assistant.core.validate import Bundle
 from assistant.errors import AssistantError, AudioDeviceError, PrivateFileError
@@ -310,7 +310,7 @@ class Resident:
         log.info("woken by %r (probability %.2f) at %.2f s", wake.phrase.spoken, wake.probability, wake.stream_s)
         self.announcer.earcon()
         self._set(State.IN_SESSION)
-        path = self.config.transcript_dir / default_path().name
+        path = self.config.transcript_dir / session_name()
         record = SessionRecord(wake=wake, transcript=path)
         transcript = Transcript(path, self.bundle.content.version, exclusive=True,  # a fresh, unique name
                                 choose_with=TRANSCRIPT_DIR_OPTION)

@@ -65,7 +65,8 @@ class Outcome:
     """'closed' (the conversation ended), 'end of input', 'input failed', 'output failed' (the replies could not be
     shown: a full disk, a closed pipe), or 'interrupted: <why>'."""
     error: str = ""
-    """With 'input failed': what failed (the model, the microphone, an audio file), in words."""
+    """With 'input failed' or 'output failed': what failed (the model, the microphone, an audio file, the
+    output), in words."""
 
 
 def run_session(dialogue: Dialogue, channel: Channel, transcript: Recorder) -> Outcome:

@@ -49,9 +49,13 @@ FINAL_EVENTS = frozenset({"end"})
 def default_path(now: float | None = None) -> Path:
     """`$XDG_STATE_HOME/tingle/transcripts/session-<UTC time to the microsecond>-<pid>-<random>.jsonl`
     (XDG default ~/.local/state): a new name for every session, even many in the same second."""
+    return state_dir() / "transcripts" / session_name(now)
+
+
+def session_name(now: float | None = None) -> str:
+    """`session-<UTC time to the microsecond>-<pid>-<random>.jsonl`: a new name for every session."""
     moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-    name = f"session-{moment:%Y%m%d-%H%M%S.%f}-{os.getpid()}-{secrets.token_hex(4)}.jsonl"
-    return state_dir() / "transcripts" / name
+    return f"session-{moment:%Y%m%d-%H%M%S.%f}-{os.getpid()}-{secrets.token_hex(4)}.jsonl"
 
 
 @dataclass

@@ -76,7 +76,8 @@ class EndpointConfig:
     """Trailing silence that ends any utterance (s), like Home Assistant's default."""
     own_drop_db: float = 9.0
     """In a loud room, the user has stopped once the level has stayed this far below the loudest they have been
-    for `end_silence` (dB; inf: off). Other voices and the TV, quieter than the user at the microphone, keep
+    for `end_silence` (dB; inf: off); the `stable` rule waits until it has been this far below for
+    `complete_silence`. Other voices and the TV, quieter than the user at the microphone, keep
     the plain silence rule from firing: without this, a reply not understood waited for the loud-room rules
     or `max_utterance` (bench/results/loudroom.md)."""
     own_window: float = 0.1
@@ -262,8 +263,8 @@ class Endpointer:
         still be speaking, so a whole phrase in the partial text ("no") may be the start of a longer answer
         ("no i haven't") or of other voices' words. Off (False) when `own_drop_db` is inf."""
         cfg = self.config
-        if math.isinf(cfg.own_drop_db):
-            return False
+        if math.isinf(cfg.own_drop_db) or self.own_peak_db <= -120.0:
+            return False  # off, or no level of the user's measured (they spoke from the first sample on)
         return self.elapsed - self._own_loud_at < cfg.complete_silence
 
     @property

@@ -281,24 +281,33 @@ def test_an_error_that_stops_the_start_is_said_aloud_too(tmp_path: Path, fault: 
     assert wav_summary(out)[4] > 1.0, f"nothing said to {out}"  # seconds of speech in the audio written
 
 
-def test_audio_after_the_end_of_a_turn_in_one_file_is_reported(tmp_path: Path) -> None:
+@pytest.mark.parametrize("then", ["yes 3 s later", "2 s of silence"])
+def test_sound_after_the_end_of_a_turn_in_one_file_is_reported(tmp_path: Path, then: str) -> None:
     """One --audio-in file is one answer: a second answer 3 s later in the same file is not heard, and the
-    transcript and stderr say how much was not listened to (it used to be dropped without a word)."""
+    transcript and stderr say where the sound was that was not listened to (it used to be dropped without a
+    word). A silent tail is not reported."""
     import numpy as np
     from voice_support import speech_clip
 
     from bench.corpus import write_wav
 
-    both = np.concatenate([speech_clip("no", VOICE), np.zeros(3 * 16000), speech_clip("yes", VOICE)])
-    wav, transcript = tmp_path / "no-then-yes.wav", tmp_path / "t.jsonl"
-    write_wav(wav, both)
+    parts = [speech_clip("no", VOICE), np.zeros((3 if then.startswith("yes") else 2) * 16000)]
+    if then.startswith("yes"):
+        parts.append(speech_clip("yes", VOICE))
+    wav, transcript = tmp_path / "turn.wav", tmp_path / "t.jsonl"
+    write_wav(wav, np.concatenate(parts))
     result = run_cli(["--audio-in", wav, "--audio-out", tmp_path / "out.wav", "--transcript", transcript,
                       "--fast"], tmp_path)
     no_traceback(result)
     first = next(e for e in events(transcript) if e["event"] == "turn" and e.get("audio"))
     assert first["intent"] == "no", first
-    assert 3.0 < first["audio"]["unheard_s"] < len(both) / 16000 - 1.0, first["audio"]
-    assert "were not listened to" in result.stderr, result.stderr
+    if then.startswith("yes"):
+        start, end = first["audio"]["unheard_sound_s"]
+        assert 2.0 < start < end < start + 1.5, first["audio"]  # the "yes", about 3 s after the "no"
+        assert "was not listened to" in result.stderr, result.stderr
+    else:
+        assert "unheard_sound_s" not in first["audio"], first["audio"]
+        assert "not listened to" not in result.stderr, result.stderr
 
 
 def test_natural_answers_are_taken_and_each_decision_names_its_reading(tmp_path: Path) -> None:

@@ -157,12 +157,13 @@ class VoiceChannel:
                    "speech_margin_db": _r(capture.speech_margin_db)}
         if overhang:
             details["said_over_sound_s"] = _r(len(overhang) / 2 / self.source.rate)
-        unheard = getattr(self.source, "unheard_seconds", lambda: 0.0)()  # an --audio-in file: one per turn
-        if unheard >= UNHEARD_REPORTED:
-            details["unheard_s"] = _r(unheard)
-            log.warning("the last %.1f s of this turn's audio file were not listened to: the turn had ended "
-                        "(each --audio-in file is one answer; `tingle listen --audio-in` takes one recording)",
-                        unheard)
+        take_unheard = getattr(self.source, "take_unheard", None)  # an --audio-in file: one per turn
+        unheard = take_unheard() if take_unheard is not None else None
+        if unheard is not None:
+            details["unheard_sound_s"] = [_r(unheard[0]), _r(unheard[1])]
+            log.warning("this turn's audio file holds sound %.1f-%.1f s after the turn ended, which was not listened "
+                        "to (each --audio-in file is one answer; `tingle listen --audio-in` takes one recording)",
+                        *unheard)
         result = capture.recognition
         if result is None:
             self.show("(I heard nothing.)")
@@ -183,10 +184,6 @@ class VoiceChannel:
     def notice(self, message: str) -> None:
         self.show(message)
         self.speaker.say(speakable(message))
-
-
-UNHEARD_REPORTED = 0.5
-"""Audio left in an --audio-in file after its turn ended, from which it is reported (s)."""
 
 
 def already_shown(text: str) -> None:

@@ -4,8 +4,8 @@ Each turn takes the next file, streamed (a block at a time, so memory does not g
 to 16-bit mono and resampled to the recognizer's rate (`SAMPLE_RATE`) whatever the file's own format: `rate`
 never changes, so a recognizer built for it before `begin()` always matches. Chunks are paced in real time
 (unless `fast`). After the file come silent chunks, as a quiet room would give, until the end-of-speech
-detector decides; audio left in the file after that is not heard (`unheard_seconds()`: the voice channel
-reports it; `tingle listen --audio-in` takes one continuous recording instead). When the files run out,
+detector decides; audio left in the file after that is not heard (`take_unheard()`: the voice channel
+reports sound in it; `tingle listen --audio-in` takes one continuous recording instead). When the files run out,
 `read()` returns None: the session ends cleanly.
 """
 
@@ -16,9 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from assistant.speech.audio import CHUNK_SECONDS, SAMPLE_RATE, silence
 from assistant.speech.resample import Resampler, to_pcm16
 from assistant.speech.wavfile import WavReader, probe
+
+UNHEARD_SCAN_S = 120.0
+"""How much of a file left after its turn `take_unheard` reads to find sound in it (s)."""
 
 
 @dataclass
@@ -85,10 +90,27 @@ class FileSource:
                 return to_pcm16(out)
         return b""
 
-    def unheard_seconds(self) -> float:
-        """How much of this turn's file is still unread (s): audio after the end of the turn, which the next
-        turn (the next file) does not hear."""
-        return self._reader.seconds_left if self._reader is not None else 0.0
+    def take_unheard(self) -> tuple[float, float] | None:
+        """Read what is left of this turn's file (at most UNHEARD_SCAN_S) and close it. Returns where sound lies
+        in it, (start, end) in seconds from where the turn left off, or None when what is left is only silence
+        or room noise (10 ms frames above -50 dBFS and 10 dB above the quietest tenth of them count as sound)."""
+        reader = self._reader
+        if reader is None:
+            return None
+        try:
+            left = reader.read(round(UNHEARD_SCAN_S * reader.format.rate))
+        finally:
+            self._close_file()
+        frame = max(1, round(reader.format.rate * 0.01))
+        count = left.size // frame
+        if count == 0:
+            return None
+        power = np.mean(left[: count * frame].reshape(count, frame) ** 2, axis=1)
+        levels = 10 * np.log10(np.maximum(power, 1e-12))
+        loud = np.flatnonzero(levels >= max(-50.0, float(np.percentile(levels, 10)) + 10.0))
+        if loud.size == 0:
+            return None
+        return float(loud[0] * 0.01), float((loud[-1] + 1) * 0.01)
 
     def _close_file(self) -> None:
         if self._reader is not None:

@@ -203,11 +203,6 @@ class WavReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def seconds_left(self) -> float:
-        """Audio not read yet (s)."""
-        return self._left / self.format.rate
-
     def read(self, frames: int) -> np.ndarray:
         """Up to `frames` (at least 1) more mono samples; an empty array once the data has ended."""
         wanted = min(max(1, frames), self._left)

@@ -96,14 +96,14 @@ def test_stable_waits_while_the_voice_is_still_up() -> None:
     assert decision is Decision.COMPLETE and at >= 1.2 + 0.15  # not STABLE at 0.9 s, while the voice was up
 
 
-def test_stable_is_not_held_when_the_user_spoke_from_the_first_sample() -> None:
-    """Talking over the tone: no level of the user's own is measured above the room (the room is their voice),
-    so the level rule has nothing to compare and must not hold the stable rule (it would wait for 'complete')."""
+def test_speech_from_the_first_sample_ends_by_complete_soon_after_it_stops() -> None:
+    """Talking over the tone: no level of the user's own is measured above the room (the room, so far, is their
+    voice), so nothing shows they have stopped and the stable rule does not take the phrase while they talk;
+    in a quiet room the complete rule ends the turn 150 ms after they stop."""
     ep = Endpointer()
-    audio = tone(0.5) + noise(3.0, level=0.3 * math.sqrt(1.5) / 10 ** (12 / 20), seed=5)
-    decision, at = run(ep, audio, partial="yes", complete=True, words_at=0.4)
+    decision, at = run(ep, tone(1.0) + noise(1.0, seed=2), partial="yes", complete=True, words_at=0.4)
     assert ep.own_peak_db <= -120.0  # the case: nothing measured
-    assert decision is Decision.STABLE and at <= 0.4 + 0.3 + 2 * CHUNK + 0.011
+    assert decision is Decision.COMPLETE and 1.0 + 0.15 <= at <= 1.0 + 0.15 + CHUNK + 0.011
 
 
 def test_stable_without_the_level_rule_ends_at_once() -> None:

@@ -263,9 +263,12 @@ class Endpointer:
         still be speaking, so a whole phrase in the partial text ("no") may be the start of a longer answer
         ("no i haven't") or of other voices' words. Off (False) when `own_drop_db` is inf."""
         cfg = self.config
-        if math.isinf(cfg.own_drop_db) or self.own_peak_db <= -120.0:
-            return False  # off, or no level of the user's measured (they spoke from the first sample on)
-        return self.elapsed - self._own_loud_at < cfg.complete_silence
+        if math.isinf(cfg.own_drop_db):
+            return False
+        # With no level of the user's own measured (they never rose 10 dB above the room as measured: speech
+        # from the first sample, or a room nearly as loud as they are) nothing shows they have stopped: the
+        # phrase waits for `complete` (150 ms of quiet) or the loud-room rules, as in the measured variant.
+        return self.own_peak_db <= -120.0 or self.elapsed - self._own_loud_at < cfg.complete_silence
 
     @property
     def speech_margin_db(self) -> float | None:

@@ -66,6 +66,30 @@ def test_file_source_turns_padding_and_end(tmp_path: Path) -> None:
     assert source.read() is None  # files ran out: input ended
 
 
+@pytest.mark.parametrize("rate", [8000, 16000, 48000])
+def test_file_source_finds_the_unheard_sound_left_after_a_turn(tmp_path: Path, rate: int) -> None:
+    """Tone 0-0.5 s, silence to 1.5 s, tone to 1.8 s; the turn stops after 0.6 s: the second tone is left,
+    0.9-1.2 s from there. What is left is read, and the file closed; a silent rest gives None."""
+    gap = bytes(2 * rate)  # 1 s of digital silence
+    path = write(tmp_path / "two.wav", Pcm(tone(rate, 0.5) + gap + tone(rate, 0.3), rate))
+    source = FileSource([path, path], fast=True).open()
+    source.begin(0.0)
+    read = 0.0
+    while read < 0.6 - 1e-9:
+        chunk = source.read()
+        assert chunk is not None
+        read += len(chunk) / 2 / source.rate
+    span = source.take_unheard()
+    assert span is not None
+    # from where the file was read to: a resampled file is read up to a chunk (40 ms) ahead of what was delivered
+    assert span[0] == pytest.approx(0.9, abs=0.05) and span[1] == pytest.approx(1.2, abs=0.05)
+    assert source.take_unheard() is None  # nothing left
+    source.begin(0.0)  # the same file again, read past both tones: only the silent rest (none) is left
+    for _ in range(round(1.9 / 0.04)):
+        assert source.read() is not None
+    assert source.take_unheard() is None
+
+
 def test_file_source_paces_in_real_time(tmp_path: Path) -> None:
     now = [100.0]
     slept: list[float] = []

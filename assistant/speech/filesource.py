@@ -97,17 +97,23 @@ class FileSource:
         reader = self._reader
         if reader is None:
             return None
-        try:
-            left = reader.read(round(UNHEARD_SCAN_S * reader.format.rate))
+        rate = reader.format.rate
+        frame = max(1, round(rate * 0.01))
+        levels: list[np.ndarray] = []
+        try:  # a second at a time: memory stays small whatever the rate
+            for _ in range(round(UNHEARD_SCAN_S)):
+                block = reader.read(frame * 100)
+                count = block.size // frame
+                if count == 0:
+                    break
+                power = np.mean(block[: count * frame].reshape(count, frame) ** 2, axis=1)
+                levels.append(10 * np.log10(np.maximum(power, 1e-12)))
         finally:
             self._close_file()
-        frame = max(1, round(reader.format.rate * 0.01))
-        count = left.size // frame
-        if count == 0:
+        if not levels:
             return None
-        power = np.mean(left[: count * frame].reshape(count, frame) ** 2, axis=1)
-        levels = 10 * np.log10(np.maximum(power, 1e-12))
-        loud = np.flatnonzero(levels >= max(-50.0, float(np.percentile(levels, 10)) + 10.0))
+        every = np.concatenate(levels)
+        loud = np.flatnonzero(every >= max(-50.0, float(np.percentile(every, 10)) + 10.0))
         if loud.size == 0:
             return None
         return float(loud[0] * 0.01), float((loud[-1] + 1) * 0.01)

@@ -90,6 +90,19 @@ def test_file_source_finds_the_unheard_sound_left_after_a_turn(tmp_path: Path, r
     assert source.take_unheard() is None
 
 
+def test_room_noise_left_after_a_turn_is_not_reported(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(7)
+    noise = array("h", (int(3000 * rng.uniform(-1, 1)) for _ in range(2 * 16000))).tobytes()
+    path = write(tmp_path / "noisy.wav", Pcm(tone(16000, 0.5) + noise, 16000))
+    source = FileSource([path], fast=True).open()
+    source.begin(0.0)
+    for _ in range(round(0.6 / 0.04)):
+        assert source.read() is not None
+    assert source.take_unheard() is None  # steady noise, no voice after a pause
+
+
 def test_file_source_paces_in_real_time(tmp_path: Path) -> None:
     now = [100.0]
     slept: list[float] = []

@@ -24,6 +24,12 @@ from assistant.speech.wavfile import WavReader, probe
 
 UNHEARD_SCAN_S = 120.0
 """How much of a file left after its turn `take_unheard` reads to find sound in it (s)."""
+UNHEARD_ABOVE_DB = 20.0
+"""Sound, in what is left, is this far above its quietest tenth (dB): a voice after a pause, not the babble or TV
+going on behind the answer (with 10 dB, the noise after the answers of the benchmark's paced noisy clips was
+reported as sound)."""
+UNHEARD_MIN_FRAMES = 15
+"""At least this many 10 ms frames of sound (a click is not an answer)."""
 
 
 @dataclass
@@ -93,7 +99,8 @@ class FileSource:
     def take_unheard(self) -> tuple[float, float] | None:
         """Read what is left of this turn's file (at most UNHEARD_SCAN_S) and close it. Returns where sound lies
         in it, (start, end) in seconds from where the turn left off, or None when what is left is only silence
-        or room noise (10 ms frames above -50 dBFS and 10 dB above the quietest tenth of them count as sound)."""
+        or room noise (10 ms frames above -50 dBFS and UNHEARD_ABOVE_DB above the quietest tenth of them count as
+        sound; fewer than UNHEARD_MIN_FRAMES of them is none)."""
         reader = self._reader
         if reader is None:
             return None
@@ -113,8 +120,8 @@ class FileSource:
         if not levels:
             return None
         every = np.concatenate(levels)
-        loud = np.flatnonzero(every >= max(-50.0, float(np.percentile(every, 10)) + 10.0))
-        if loud.size == 0:
+        loud = np.flatnonzero(every >= max(-50.0, float(np.percentile(every, 10)) + UNHEARD_ABOVE_DB))
+        if loud.size < UNHEARD_MIN_FRAMES:
             return None
         return float(loud[0] * 0.01), float((loud[-1] + 1) * 0.01)
 
